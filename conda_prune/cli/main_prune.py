@@ -1,0 +1,98 @@
+"""``conda prune``: free disk from package caches (default) or from one environment (``--app``)."""
+
+from __future__ import annotations
+
+import argparse
+from textwrap import dedent
+
+from .options import add_output, add_prefix
+
+DESCRIPTION = dedent(
+    """
+    Free disk without breaking anything.
+
+    Without --app, remove package-cache entries (extracted folders and their tarballs) that no
+    environment uses. "Used" is decided from what every environment's records reference, not
+    from hardlink counts; entries that something outside the scan may still use (extra
+    hardlinks, symlinks into the cache) are kept and reported. The bytes shown are the blocks
+    that really come back: a file shared by hardlinks counts only when its last link goes.
+
+    With -n ENV --app PATH, find the packages of ENV that the application at PATH never uses
+    (imports, notebooks, executables called from scripts, R code) and remove them offline with
+    conda's own transaction, or export a lean environment file.
+    """
+)
+
+EPILOG = dedent(
+    """
+    examples:
+      conda prune --dry-run                  show what the cache prune would free
+      conda prune --yes                      prune every package cache
+      conda prune --search-path ~/projects   also look for project environments (./.env, .pixi)
+      conda prune --keep-latest 1 --tarballs keep the newest build of each package, drop tarballs
+      conda prune --json --dry-run           the same report as JSON
+      conda prune -n myenv --app ./src --dry-run           packages ./src never uses
+      conda prune -n myenv --app ./src --export lean.yml   write a lean environment.yml
+      conda prune -n myenv --app ./src --yes --with-cache  remove them, then prune the cache
+    """
+)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_prefix(parser)
+
+    cache = parser.add_argument_group("Package-cache pruning (the default)")
+    cache.add_argument(
+        "--search-path", action="append", default=[], metavar="DIR",
+        help="Also look for environments below DIR (project-local ones conda does not know). Repeatable.",
+    )
+    cache.add_argument(
+        "--keep-latest", type=int, default=0, metavar="N",
+        help="Keep the newest N builds of every package name, used or not.",
+    )
+    cache.add_argument(
+        "--tarballs", action="store_true",
+        help="Also remove the tarballs (.conda, .tar.bz2) of entries that stay extracted.",
+    )
+    cache.add_argument(
+        "--ignore-unreachable", action="store_true",
+        help="Treat registered environments whose folder and parent are missing (an unmounted disk?) as removed.",
+    )
+
+    app = parser.add_argument_group("Environment pruning (with --app)")
+    app.add_argument(
+        "--app", action="append", default=[], metavar="PATH",
+        help="The application (files or folders) whose use of the environment decides what stays. Repeatable.",
+    )
+    app.add_argument(
+        "--keep", action="append", default=[], metavar="PKG",
+        help="Never remove PKG (a name or a glob such as 'nvidia-*'). Repeatable.",
+    )
+    app.add_argument(
+        "--export", metavar="FILE",
+        help="Write a lean environment.yml holding what the application uses, instead of removing anything.",
+    )
+    app.add_argument(
+        "--with-cache", action="store_true",
+        help="After removing packages from the environment, also prune the package caches.",
+    )
+    add_output(parser, prompt=True)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from .options import locations_for, run_options
+    from .output import Output
+
+    options = run_options(args)
+    output = Output(options)
+    locs = locations_for(args)
+    if args.app:
+        from .env_prune import execute_env_prune
+
+        return execute_env_prune(args, options, output, locs)
+    from .cache_mode import execute_cache_prune
+
+    return execute_cache_prune(args, options, output, locs)

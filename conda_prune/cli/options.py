@@ -1,0 +1,127 @@
+"""The standard options, as conda defines them.
+
+Inside conda, conda's own helpers add ``-n/-p``, ``--json``, ``-v/-q``, ``--dry-run`` and
+``--yes`` so they behave exactly as in core conda (and conda fills ``context`` from them).
+The standalone ``conda-prune`` script adds look-alikes with the same names and help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+STANDALONE = "_conda_prune_standalone"
+
+
+def _conda_helpers_usable(parser: argparse.ArgumentParser) -> bool:
+    if getattr(parser, STANDALONE, False):
+        return False
+    try:
+        import conda.cli.helpers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def add_prefix(parser: argparse.ArgumentParser) -> None:
+    if _conda_helpers_usable(parser):
+        from conda.cli.helpers import add_parser_prefix
+
+        add_parser_prefix(parser)
+        return
+    group = parser.add_argument_group("Target Environment Specification").add_mutually_exclusive_group()
+    group.add_argument("-n", "--name", metavar="ENVIRONMENT", help="Name of environment.")
+    group.add_argument("-p", "--prefix", metavar="PATH", help="Full path to environment location (i.e. prefix).")
+
+
+def add_output(parser: argparse.ArgumentParser, *, prompt: bool) -> None:
+    """``--json -v -q`` and, for commands that change things, ``-d/--dry-run -y/--yes``."""
+    if _conda_helpers_usable(parser):
+        from conda.cli.helpers import add_output_and_prompt_options, add_parser_json
+
+        (add_output_and_prompt_options if prompt else add_parser_json)(parser)
+        return
+    group = parser.add_argument_group("Output, Prompt, and Flow Control Options")
+    group.add_argument("--json", action="store_true", help="Report all output as json. Suitable for using conda programmatically.")
+    group.add_argument("-v", "--verbose", action="count", default=0, dest="verbosity", help="Can be used multiple times. Once for detailed output.")
+    group.add_argument("-q", "--quiet", action="store_true", help="Do not display progress bar.")
+    if prompt:
+        group.add_argument("-d", "--dry-run", action="store_true", help="Only display what would have been done.")
+        group.add_argument(
+            "-y", "--yes", action="store_true",
+            help="Sets any confirmation values to 'yes' automatically. Users will not be asked to confirm any adding, deleting, backups, etc.",
+        )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    json: bool = False
+    quiet: bool = False
+    verbosity: int = 0
+    dry_run: bool = False
+    yes: bool = False
+    standalone: bool = False
+
+
+def _flag(value: object) -> bool:
+    # conda's helpers default to its NULL sentinel, which is truthy: only True counts
+    return value is True
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The output and prompt settings, from conda's context or from the parsed arguments."""
+    if getattr(args, STANDALONE, False):
+        return RunOptions(
+            json=_flag(args.json),
+            quiet=_flag(args.quiet),
+            verbosity=int(getattr(args, "verbosity", 0) or 0),
+            dry_run=_flag(getattr(args, "dry_run", False)),
+            yes=_flag(getattr(args, "yes", False)),
+            standalone=True,
+        )
+    from conda.base.context import context
+
+    return RunOptions(
+        json=bool(context.json),
+        quiet=bool(context.quiet),
+        verbosity=int(context.verbosity or 0),
+        dry_run=bool(context.dry_run),
+        yes=bool(context.always_yes),
+    )
+
+
+def locations_for(args: argparse.Namespace):
+    from .. import locations
+
+    if getattr(args, STANDALONE, False):
+        return locations.from_environment()
+    return locations.from_conda_context()
+
+
+def target_prefix(args: argparse.Namespace, locs) -> str | None:
+    """The environment named by ``-n``/``-p`` (or the active one), as conda resolves it."""
+    from ..envs import resolve_target
+    from ..exceptions import EnvironmentNotFound
+
+    name = getattr(args, "name", None)
+    prefix = getattr(args, "prefix", None)
+    if not getattr(args, STANDALONE, False):
+        from conda.base.context import context
+
+        if not isinstance(name, str) and not isinstance(prefix, str):
+            return context.target_prefix
+        try:
+            return context.target_prefix
+        except Exception as exc:  # conda's EnvironmentNameNotFound and friends
+            raise EnvironmentNotFound(str(exc)) from None
+    target = resolve_target(locs, name if isinstance(name, str) else None, prefix if isinstance(prefix, str) else None)
+    if target is None:
+        raise EnvironmentNotFound(
+            f"could not find environment {name!r}; list them with 'conda env list' or pass -p PATH"
+        )
+    return str(target)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,123 @@
+"""Printing, prompting and progress, the same way for every subcommand.
+
+stdout carries the report (or, under ``--json``, the JSON document and nothing else);
+warnings, problems and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+from ..exceptions import RefusedForSafety
+from .options import RunOptions
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+class Output:
+    def __init__(self, options: RunOptions, *, width: int | None = None) -> None:
+        self.options = options
+        self.out = Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
+        self.err = Console(file=sys.stderr, width=width, highlight=False, stderr=True)
+
+    @property
+    def json(self) -> bool:
+        return self.options.json
+
+    def emit_json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+    def warn(self, message: str) -> None:
+        """One line on stderr (also under --json, where stdout holds only JSON)."""
+        if not self.options.quiet or self.options.json:
+            self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True)
+
+    def info(self, message: str) -> None:
+        if not self.options.json and not self.options.quiet:
+            self.out.print(message, soft_wrap=True)
+
+    def confirm(self, question: str) -> bool:
+        """Ask as conda asks. Under ``--json`` a destructive command needs an explicit ``--yes``:
+        conda's JSON prompt confirms silently, and we never delete on a silent yes."""
+        if self.options.yes:
+            return True
+        if self.options.json:
+            raise RefusedForSafety(
+                "refusing to delete under --json without --yes; add --yes to proceed, or --dry-run to only report"
+            )
+        if not self.options.standalone:
+            from conda.exceptions import CondaSystemExit, DryRunExit
+            from conda.reporters import confirm_yn
+
+            try:
+                return bool(confirm_yn(f"{question}", default="yes", dry_run=False))
+            except (CondaSystemExit, DryRunExit):
+                return False
+        if not sys.stdin or not sys.stdin.isatty():
+            try:
+                sys.stderr.write(f"{question} ([y]/n)? ")
+                sys.stderr.flush()
+                answer = sys.stdin.readline() if sys.stdin else ""
+            except (OSError, ValueError):
+                return False
+            return answer.strip().lower() in ("", "y", "yes")
+        while True:
+            answer = input(f"{question} ([y]/n)? ").strip().lower()
+            if answer in ("", "y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+
+    @contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Any]:
+        """A progress bar on stderr for long scans; silent when quiet or not on a terminal."""
+        if self.options.quiet or not self.err.is_terminal:
+            yield _NoProgress()
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.err, transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+            yield _Progress(bar, task)
+
+
+class _NoProgress:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def total(self, n: int) -> None:
+        pass
+
+    def describe(self, text: str) -> None:
+        pass
+
+
+class _Progress:
+    def __init__(self, bar: Any, task: Any) -> None:
+        self.bar, self.task = bar, task
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.advance(self.task, n)
+
+    def total(self, n: int) -> None:
+        self.bar.update(self.task, total=n)
+
+    def describe(self, text: str) -> None:
+        self.bar.update(self.task, description=text)

@@ -1,0 +1,63 @@
+"""The ``conda-prune`` script: the same commands where conda is not importable.
+
+    conda-prune prune [options]        same as ``conda prune``
+    conda-prune why-used PKG [options] same as ``conda why-used``
+
+Locations come from ``CONDA_PKGS_DIRS``, ``CONDARC`` / ``~/.condarc``, the root prefix
+(``CONDA_ROOT_PREFIX``, ``MAMBA_ROOT_PREFIX`` or ``CONDA_EXE``) and ``~/.conda/environments.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from .options import STANDALONE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import main_prune, main_why_used
+
+    parser = argparse.ArgumentParser(
+        prog="conda-prune",
+        description="Free disk from conda package caches and environments without breaking anything.",
+    )
+    parser.add_argument("--version", action="version", version=f"conda-prune {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, summary in (
+        ("prune", main_prune, "remove cache entries (or environment packages) nothing uses"),
+        ("why-used", main_why_used, "explain why a package is in an environment"),
+    ):
+        p = sub.add_parser(name, help=summary)
+        setattr(p, STANDALONE, True)
+        module.configure_parser(p)
+        p.set_defaults(_execute=module.execute, **{STANDALONE: True})
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..exceptions import PruneError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._execute(args) or 0)
+    except PruneError as exc:
+        sys.stderr.write(f"conda-prune: error: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("conda-prune: interrupted; nothing half-done is left in a cache (a rerun finishes)\n")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Finding every environment a package cache may be serving.
+
+Sources, as conda uses them: every ``environments.txt`` conda reads (every user's when run as
+root), the direct children of every envs dir, and the root prefix; plus places the user names
+with ``--search-path`` (project-local environments such as ``./.env`` or ``.pixi/envs``),
+which conda itself cannot see.
+
+A registered prefix that is gone is either removed (its parent folder still exists) or
+unreachable (its parent is missing or unreadable: an unmounted filesystem, a home directory on
+another machine). The first is harmless; the second is doubt, and callers refuse to delete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .locations import Locations
+from .records import Problem, is_environment
+
+SEARCH_DEPTH = 5
+_SKIP_DIRS = {".git", "node_modules", "__pycache__", ".hg", ".svn", ".tox", ".mypy_cache"}
+
+
+@dataclass(frozen=True)
+class FoundEnvironment:
+    prefix: Path
+    how: str  # "root prefix", "registered in <file>", "in envs dir <dir>", "under --search-path <dir>"
+
+
+@dataclass(frozen=True)
+class MissingEnvironment:
+    prefix: Path
+    registry: Path  # the environments.txt that lists it
+    unreachable: bool  # True: the parent folder is missing too, so it may be on an unmounted disk
+
+    @property
+    def advice(self) -> str:
+        if self.unreachable:
+            return (
+                f"{self.prefix} is listed in {self.registry} but neither it nor its parent folder "
+                "exists (a filesystem that is not mounted?). Mount it, or delete that line from "
+                f"{self.registry.name}, or pass --ignore-unreachable to treat it as removed."
+            )
+        return f"{self.prefix} is listed in {self.registry} but was removed"
+
+
+@dataclass
+class Discovery:
+    environments: list[FoundEnvironment] = field(default_factory=list)
+    missing: list[MissingEnvironment] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def prefixes(self) -> list[Path]:
+        return [env.prefix for env in self.environments]
+
+    @property
+    def unreachable(self) -> list[MissingEnvironment]:
+        return [m for m in self.missing if m.unreachable]
+
+
+def _key(path: Path) -> str:
+    try:
+        return os.path.realpath(path)
+    except OSError:  # pragma: no cover
+        return os.path.abspath(path)
+
+
+def read_environments_txt(path: Path) -> tuple[list[Path], Problem | None]:
+    """The prefixes listed in one environments.txt. Read-only: conda's reader rewrites it."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return [], None
+    except OSError as exc:
+        return [], Problem(path, f"cannot be read ({exc.strerror}); the environments it lists are not scanned")
+    prefixes = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            prefixes.append(Path(os.path.expanduser(line)))
+    return prefixes, None
+
+
+def _search(root: Path, depth: int, found: list[Path], problems: list[Problem]) -> None:
+    """Environments below ``root``: folders holding ``conda-meta``; hidden folders included
+    (``.env``, ``.pixi/envs/default``), version-control and cache folders skipped."""
+    if is_environment(root):
+        found.append(root)
+        # an environment can hold others (the root prefix's envs/)
+        envs = root / "envs"
+        if depth > 0 and envs.is_dir():
+            _search(envs, depth - 1, found, problems)
+        return
+    if depth <= 0:
+        return
+    try:
+        with os.scandir(root) as it:
+            children = sorted(
+                (e.path for e in it if e.is_dir(follow_symlinks=False) and e.name not in _SKIP_DIRS)
+            )
+    except OSError as exc:
+        problems.append(Problem(root, f"cannot be searched ({exc.strerror}); environments below it are not scanned"))
+        return
+    for child in children:
+        _search(Path(child), depth - 1, found, problems)
+
+
+def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discovery:
+    result = Discovery()
+    seen: dict[str, None] = {}
+
+    def add(prefix: Path, how: str) -> None:
+        key = _key(prefix)
+        if key in seen:
+            return
+        seen[key] = None
+        result.environments.append(FoundEnvironment(Path(os.path.abspath(prefix)), how))
+
+    if locations.root_prefix is not None and is_environment(locations.root_prefix):
+        add(locations.root_prefix, "root prefix")
+    for registry in locations.environments_txt:
+        prefixes, problem = read_environments_txt(registry)
+        if problem:
+            result.problems.append(problem)
+        for prefix in prefixes:
+            if is_environment(prefix):
+                add(prefix, f"registered in {registry}")
+            elif not prefix.exists():
+                parent = prefix.parent
+                reachable = parent.is_dir() and os.access(parent, os.R_OK | os.X_OK)
+                result.missing.append(MissingEnvironment(prefix, registry, unreachable=not reachable))
+    for envs_dir in locations.envs_dirs:
+        try:
+            with os.scandir(envs_dir) as it:
+                children = sorted(e.path for e in it if e.is_dir())
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            result.problems.append(Problem(envs_dir, f"cannot be listed ({exc.strerror}); its environments are not scanned"))
+            continue
+        for child in children:
+            if is_environment(Path(child)):
+                add(Path(child), f"in envs dir {envs_dir}")
+    for root in search_paths:
+        found: list[Path] = []
+        _search(Path(root), SEARCH_DEPTH, found, result.problems)
+        for prefix in found:
+            add(prefix, f"under --search-path {root}")
+    return result
+
+
+def resolve_target(locations: Locations, name: str | None, prefix: str | None) -> Path | None:
+    """``-n NAME`` / ``-p PATH`` the way conda resolves them (for the standalone script)."""
+    if prefix:
+        return Path(os.path.abspath(os.path.expanduser(prefix)))
+    if not name:
+        active = os.environ.get("CONDA_PREFIX")
+        return Path(active) if active else locations.root_prefix
+    if name in ("base", "root") and locations.root_prefix is not None:
+        return locations.root_prefix
+    for envs_dir in locations.envs_dirs:
+        candidate = envs_dir / name
+        if candidate.is_dir():
+            return candidate
+    for registry in locations.environments_txt:
+        for registered in read_environments_txt(registry)[0]:
+            if registered.name == name:
+                return registered
+    return None

@@ -1,0 +1,40 @@
+"""conda's plugin hooks, and nothing else: this module is imported on every ``conda`` call."""
+
+from __future__ import annotations
+
+from conda.plugins import hookimpl
+from conda.plugins.types import CondaSetting, CondaSubcommand
+
+
+@hookimpl
+def conda_subcommands():
+    from .cli import main_prune, main_why_used
+
+    yield CondaSubcommand(
+        name="prune",
+        summary="Free disk: remove package-cache entries no environment uses, or packages an application never uses.",
+        action=main_prune.execute,
+        configure_parser=main_prune.configure_parser,
+    )
+    yield CondaSubcommand(
+        name="why-used",
+        summary="Explain why a package is in an environment, and what would break without it.",
+        action=main_why_used.execute,
+        configure_parser=main_why_used.configure_parser,
+    )
+
+
+@hookimpl
+def conda_settings():
+    from conda.common.configuration import PrimitiveParameter, SequenceParameter
+
+    from .locations import KEEP_SETTING
+
+    yield CondaSetting(
+        name=KEEP_SETTING,
+        description=(
+            "Package names or globs that conda prune never removes, from package caches or "
+            "from environments (e.g. ['cudatoolkit', 'nvidia-*'])."
+        ),
+        parameter=SequenceParameter(PrimitiveParameter("", element_type=str)),
+    )
