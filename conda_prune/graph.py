@@ -225,23 +225,136 @@ class DependencyGraph:
 
     def paths(self, target: str, roots: Iterable[str], limit: int | None = None) -> Iterator[list[Edge]]:
         """Dependency chains from any root down to ``target``, shortest first, each simple
-        (no node twice), so cycles never loop. Walks up from the target breadth-first."""
+        (no node twice), so cycles never loop.
+
+        Chains are produced length by length (iterative deepening upwards from the target),
+        and a partial chain is only extended while a root is still within reach of the
+        remaining length, so a target no root reaches costs one breadth-first pass, not a walk
+        over every chain of the graph. A chain may pass through other roots."""
         roots = set(roots)
-        queue: deque[tuple[str, list[Edge]]] = deque([(target, [])])
+        if target not in self.nodes:
+            return
+        reach = self.distances_to_roots(roots)
+        if target not in reach:
+            return
         produced = 0
-        if target in roots:
-            yield []
-            produced += 1
+        length = reach[target]
+        while True:
+            longer = [False]
+            for chain in self._chains_of_length(target, roots, reach, length, longer):
+                yield chain
+                produced += 1
+                if limit is not None and produced >= limit:
+                    return
+            if not longer[0]:
+                return
+            length += 1
+
+    def _chains_of_length(
+        self, target: str, roots: set[str], reach: dict[str, int], length: int, longer: list[bool]
+    ) -> Iterator[list[Edge]]:
+        """Simple chains of exactly ``length`` edges from a root down to ``target`` (depth first).
+        Sets ``longer[0]`` when a partial chain was cut by the length alone, that is when
+        longer chains may exist."""
+        if length == 0:
+            if target in roots:
+                yield []
+            longer[0] = any(e.parent in reach for e in self.parents.get(target, ()))
+            return
+        chain: list[Edge] = []
+        on_chain = {target}
+        stack: list[Iterator[Edge]] = [iter(self._sorted_parents(target))]
+        while stack:
+            edge = next(stack[-1], None)
+            if edge is None:
+                stack.pop()
+                if chain:
+                    on_chain.discard(chain.pop().parent)
+                continue
+            parent = edge.parent
+            depth = len(chain) + 1
+            if parent in on_chain or parent not in reach:
+                continue
+            if depth + reach[parent] > length:
+                longer[0] = True
+                continue
+            if depth == length:
+                if parent in roots:
+                    yield [edge, *reversed(chain)]
+                if any(e.parent not in on_chain and e.parent in reach for e in self.parents.get(parent, ())):
+                    longer[0] = True
+                continue
+            chain.append(edge)
+            on_chain.add(parent)
+            stack.append(iter(self._sorted_parents(parent)))
+
+    def _sorted_parents(self, key: str) -> list[Edge]:
+        return sorted(self.parents.get(key, ()), key=lambda e: (e.parent, e.spec))
+
+    def distances_to_roots(self, roots: Iterable[str]) -> dict[str, int]:
+        """For every node a root can reach, the fewest edges from a root down to it."""
+        distance = {r: 0 for r in roots if r in self.nodes}
+        queue = deque(distance)
         while queue:
-            node, path = queue.popleft()
-            on_path = {target} | {e.parent for e in path}
-            for edge in self.parents.get(node, ()):
-                if edge.parent in on_path:
-                    continue
-                new_path = [edge, *path]
-                if edge.parent in roots:
-                    yield new_path
-                    produced += 1
-                    if limit is not None and produced >= limit:
-                        return
-                queue.append((edge.parent, new_path))
+            key = queue.popleft()
+            for edge in self.children.get(key, ()):
+                if edge.child not in distance:
+                    distance[edge.child] = distance[key] + 1
+                    queue.append(edge.child)
+        return distance
+
+    def shortest_paths(self, target: str, roots: Iterable[str]) -> dict[str, list[Edge]]:
+        """For each root that needs ``target``, one shortest chain from it down to ``target``.
+
+        One breadth-first pass upwards from the target: linear in the size of the graph however
+        many chains there are. Ties are broken by name, so the answer is stable."""
+        roots = set(roots)
+        if target not in self.nodes:
+            return {}
+        towards: dict[str, Edge | None] = {target: None}
+        queue = deque([target])
+        while queue:
+            key = queue.popleft()
+            for edge in self._sorted_parents(key):
+                if edge.parent not in towards:
+                    towards[edge.parent] = edge
+                    queue.append(edge.parent)
+        result: dict[str, list[Edge]] = {}
+        for root in sorted(roots & towards.keys()):
+            chain: list[Edge] = []
+            step = towards[root]
+            while step is not None:
+                chain.append(step)
+                step = towards[step.child]
+            result[root] = chain
+        return result
+
+    def count_paths(self, target: str, roots: Iterable[str]) -> int | None:
+        """How many chains :meth:`paths` would produce, without producing them.
+
+        Exact when the packages above ``target`` form no cycle (counted by dynamic programming
+        over them); None when they do, since counting simple chains through a cycle is as hard
+        as listing them."""
+        if target not in self.nodes:
+            return 0
+        above = self.dependents(target) | {target}
+        if target in self.dependents(target) or any(
+            e.parent == target for k in above for e in self.children.get(k, ()) if e.child in above
+        ):
+            return None
+        pending = {k: sum(1 for e in self.children.get(k, ()) if e.child in above) for k in above}
+        ways: dict[str, int] = {}
+        ready = deque(k for k, n in pending.items() if n == 0)
+        while ready:
+            key = ready.popleft()
+            ways[key] = 1 if key == target else sum(
+                ways[e.child] for e in self.children.get(key, ()) if e.child in above
+            )
+            for edge in self.parents.get(key, ()):
+                if edge.parent in above:
+                    pending[edge.parent] -= 1
+                    if pending[edge.parent] == 0:
+                        ready.append(edge.parent)
+        if len(ways) < len(above):
+            return None  # a cycle above the target
+        return sum(ways[r] for r in set(roots) & above)

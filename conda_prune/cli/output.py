@@ -99,6 +99,9 @@ class Output:
 
 
 class _NoProgress:
+    def update(self, what: str, done: int, total: int) -> None:
+        pass
+
     def advance(self, n: int = 1) -> None:
         pass
 
@@ -112,6 +115,10 @@ class _NoProgress:
 class _Progress:
     def __init__(self, bar: Any, task: Any) -> None:
         self.bar, self.task = bar, task
+
+    def update(self, what: str, done: int, total: int) -> None:
+        """The shape of the core's progress callbacks: (what, done, total)."""
+        self.bar.update(self.task, description=what, completed=done, total=total)
 
     def advance(self, n: int = 1) -> None:
         self.bar.advance(self.task, n)

@@ -1,0 +1,226 @@
+"""Reading package caches, without writing to them.
+
+conda's ``PackageCacheData`` is not a read: on a writable cache, listing it re-extracts
+tarballs that lack a folder, deletes tarballs it finds corrupt and writes
+``repodata_record.json``. A dry run must change nothing, so we list the directory ourselves.
+
+A cache holds extracted entries (``name-version-build/`` with ``info/index.json`` or
+``info/repodata_record.json``), tarballs (``.conda``, ``.tar.bz2``; more kinds when a
+package-extractor plugin is installed), ``urls.txt``, ``cache/`` (repodata), ``.trash/``,
+``*.partial`` downloads and lock files. Only entries and their tarballs are ever removed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import Problem, split_dist
+
+TARBALL_SUFFIXES = (".conda", ".tar.bz2")
+TRASH_DIR = ".conda-prune-trash"
+
+
+def tarball_suffixes() -> tuple[str, ...]:
+    """Package file kinds: conda's plugin registry knows more when extractor plugins exist."""
+    try:
+        from conda.base.context import context
+
+        extra = tuple(
+            ext for ext in getattr(context.plugin_manager, "get_package_extractors", lambda: {})()
+        )
+    except Exception:  # conda not importable, or an older conda without extractor plugins
+        extra = ()
+    return tuple(dict.fromkeys((*TARBALL_SUFFIXES, *extra)))
+
+
+def strip_tarball_suffix(name: str, suffixes: Iterable[str]) -> str | None:
+    for suffix in suffixes:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+@dataclass
+class CacheEntry:
+    """One package in one cache: its extracted folder and/or its tarballs."""
+
+    cache: Path  # the cache as configured
+    dist: str  # name-version-build: the folder name, the tarball stem, the conda-meta name
+    folder: Path | None = None
+    tarballs: list[Path] = field(default_factory=list)
+    folder_is_symlink: bool = False
+    owner_uid: int | None = None
+
+    @property
+    def name(self) -> str:
+        return split_dist(self.dist)[0]
+
+    @property
+    def version(self) -> str:
+        return split_dist(self.dist)[1]
+
+    @property
+    def build(self) -> str:
+        return split_dist(self.dist)[2]
+
+    def paths(self) -> list[Path]:
+        return ([self.folder] if self.folder else []) + list(self.tarballs)
+
+
+@dataclass
+class PackageCache:
+    path: Path  # as configured
+    real: Path  # symlinks resolved: a cache folder may itself be a symlink (common on HPC)
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    exists: bool = True
+    read_only: str | None = None  # why nothing in it can be removed, if so
+    leftovers: list[Path] = field(default_factory=list)  # our trash from an interrupted run
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _read_only_reason(path: Path) -> str | None:
+    try:
+        st = os.statvfs(path)
+        if st.f_flag & os.ST_RDONLY:
+            return "is on a read-only filesystem"
+    except (OSError, AttributeError):
+        pass
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "is not writable by you"
+    return None
+
+
+def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCache:
+    """List one package cache: entries, tarballs, and leftovers of an interrupted prune."""
+    suffixes = suffixes or tarball_suffixes()
+    try:
+        real = Path(os.path.realpath(path))
+    except OSError:  # pragma: no cover
+        real = path
+    cache = PackageCache(path=path, real=real)
+    if not real.is_dir():
+        cache.exists = False
+        return cache
+    try:
+        with os.scandir(real) as it:
+            listing = list(it)
+    except OSError as exc:
+        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped"))
+        cache.read_only = f"cannot be listed ({exc.strerror})"
+        return cache
+    cache.read_only = _read_only_reason(real)
+    for item in sorted(listing, key=lambda e: e.name):
+        name = item.name
+        if name == TRASH_DIR:
+            try:
+                cache.leftovers = sorted(Path(p.path) for p in os.scandir(item.path))
+            except OSError as exc:
+                cache.problems.append(Problem(Path(item.path), f"cannot be listed ({exc.strerror})"))
+            continue
+        if name.startswith("."):
+            continue
+        try:
+            is_link = item.is_symlink()
+            is_dir = item.is_dir(follow_symlinks=True)
+            is_file = not is_dir and item.is_file(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir:
+            folder = Path(item.path)
+            info = folder / "info"
+            if not ((info / "index.json").is_file() or (info / "repodata_record.json").is_file()):
+                continue  # not a package (cache/, notices, other tools' folders)
+            entry = cache.entries.setdefault(name, CacheEntry(cache=path, dist=name))
+            entry.folder = folder
+            entry.folder_is_symlink = is_link
+            try:
+                entry.owner_uid = item.stat(follow_symlinks=False).st_uid
+            except OSError:
+                pass
+        elif is_file:
+            stem = strip_tarball_suffix(name, suffixes)
+            if stem is None:
+                continue
+            entry = cache.entries.setdefault(stem, CacheEntry(cache=path, dist=stem))
+            entry.tarballs.append(Path(item.path))
+            if entry.owner_uid is None:
+                try:
+                    entry.owner_uid = item.stat(follow_symlinks=False).st_uid
+                except OSError:
+                    pass
+    return cache
+
+
+# -- what removing a set of paths really frees ---------------------------------------------------
+
+
+@dataclass
+class TreeStats:
+    """Allocated bytes of a tree, per inode, so links can be counted across the whole removal."""
+
+    dirs_bytes: int = 0
+    apparent_bytes: int = 0
+    files: int = 0
+    # (dev, ino) -> [links seen inside this tree, st_nlink, allocated bytes, one path]
+    inodes: dict[tuple[int, int], list] = field(default_factory=dict)
+    # absolute symlinks inside the tree that point outside ``root`` (never followed)
+    escaping_links: list[tuple[Path, str]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+
+
+def tree_stats(root: Path, boundary: Path | None = None) -> TreeStats:
+    """Walk ``root`` without following symlinks; lstat every file once."""
+    stats = TreeStats()
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
+        return stats
+    if not stat.S_ISDIR(st.st_mode):
+        _count_file(stats, root, st, boundary)
+        return stats
+    stats.dirs_bytes += st.st_blocks * 512
+    stack = [str(root)]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                children = list(it)
+        except OSError as exc:
+            stats.errors.append(Problem(Path(current), f"cannot be read ({exc.strerror})"))
+            continue
+        for child in children:
+            try:
+                cst = child.stat(follow_symlinks=False)
+            except OSError as exc:
+                stats.errors.append(Problem(Path(child.path), f"cannot be read ({exc.strerror})"))
+                continue
+            if stat.S_ISDIR(cst.st_mode):
+                stats.dirs_bytes += cst.st_blocks * 512
+                stack.append(child.path)
+            else:
+                _count_file(stats, Path(child.path), cst, boundary)
+    return stats
+
+
+def _count_file(stats: TreeStats, path: Path, st: os.stat_result, boundary: Path | None) -> None:
+    stats.files += 1
+    stats.apparent_bytes += st.st_size
+    key = (st.st_dev, st.st_ino)
+    seen = stats.inodes.get(key)
+    if seen is None:
+        stats.inodes[key] = [1, st.st_nlink, st.st_blocks * 512, path]
+    else:
+        seen[0] += 1
+    if boundary is not None and stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return
+        resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+        if not (resolved + os.sep).startswith(str(boundary) + os.sep):
+            stats.escaping_links.append((path, target))

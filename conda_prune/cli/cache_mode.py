@@ -1,0 +1,71 @@
+"""``conda prune`` without ``--app``: the package-cache prune."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, RefusedForSafety, UsageError
+from ..locations import Locations
+from .options import RunOptions
+from .output import Output
+
+
+def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
+    from ..cache_prune import execute_plan, plan_cache_prune
+    from ..render.cache_report import plan_json, render_plan, render_result
+
+    for flag in ("keep", "export", "with_cache"):
+        if getattr(args, flag, None):
+            raise UsageError(f"--{flag.replace('_', '-')} only applies with --app (pruning an environment)")
+    if isinstance(getattr(args, "name", None), str) or isinstance(getattr(args, "prefix", None), str):
+        raise UsageError(
+            "-n/-p choose an environment to prune with --app PATH; the cache prune always considers every environment"
+        )
+    if args.keep_latest < 0:
+        raise UsageError("--keep-latest takes a number of builds, 0 or more")
+    search_paths = []
+    for raw in args.search_path:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--search-path {raw}: no such folder; give a folder that holds environments")
+        search_paths.append(path.resolve())
+
+    with output.progress("scanning") as bar:
+        plan = plan_cache_prune(
+            locations,
+            search_paths,
+            keep_latest=args.keep_latest,
+            tarballs=args.tarballs,
+            ignore_unreachable=args.ignore_unreachable,
+            progress=bar.update,
+        )
+
+    for problem in plan.problems:
+        output.warn(str(problem))
+    for blocker in plan.blockers:
+        output.warn(blocker)
+
+    if options.json and (options.dry_run or not (plan.removals or plan.leftovers)):
+        output.emit_json(plan_json(plan, dry_run=options.dry_run, verbose=options.verbosity))
+        return EXIT_OK
+    if not options.json:
+        render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
+    if options.dry_run or not (plan.removals or plan.leftovers):
+        return EXIT_OK
+    if plan.blockers:
+        raise RefusedForSafety(
+            "nothing was deleted: " + plan.blockers[0]
+            + ("" if len(plan.blockers) == 1 else f" (and {len(plan.blockers) - 1} more doubt(s) above)")
+        )
+    if not output.confirm("Proceed"):
+        output.info("Nothing was deleted.")
+        return EXIT_NOT_FOUND if not options.json else EXIT_OK
+
+    with output.progress("removing") as bar:
+        result = execute_plan(plan, locations, search_paths, bar.update)
+    if options.json:
+        output.emit_json(plan_json(plan, dry_run=False, result=result, verbose=options.verbosity))
+    else:
+        render_result(result, output.out)
+    return EXIT_PARTIAL if result.failed else EXIT_OK
