@@ -585,9 +585,11 @@ def execute_plan(
     if moved:
         index = _current_users(locations, search_paths, plan.caches)
         for d, done in list(moved):
+            if d.code == TARBALL:
+                continue  # the extracted folder stays: environments never link from a tarball
             cache = caches[str(d.entry.cache)]
             fresh = [u for u in index.users(cache, d.entry) if u.link_type != LINK_COPY]
-            grew = _links_grew([t for _, t in done], d.stats, cache.real) if d.code != TARBALL else None
+            grew = _links_grew([t for _, t in done], d.stats, cache.real)
             if fresh or grew:
                 for original, trashed in reversed(done):
                     os.rename(trashed, cache.real / original.name)

@@ -74,6 +74,8 @@ class Output:
                 answer = sys.stdin.readline() if sys.stdin else ""
             except (OSError, ValueError):
                 return False
+            if not answer:  # end of input is no answer: never a silent yes
+                return False
             return answer.strip().lower() in ("", "y", "yes")
         while True:
             answer = input(f"{question} ([y]/n)? ").strip().lower()

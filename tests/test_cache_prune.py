@@ -1,0 +1,298 @@
+"""The package-cache prune on real installations built offline (no conda needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder import Installation
+from conda_prune.cache_prune import (
+    COPY_ONLY, DOUBT, IN_USE, KEEP_LATEST, KEEP_LIST, OUTSIDE_HARDLINK, OUTSIDE_SYMLINK, TARBALL, UNUSED,
+    execute_plan, plan_cache_prune,
+)
+from conda_prune.caches import TRASH_DIR
+from conda_prune.cli.standalone import main
+
+
+def run(inst: Installation, monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
+    for key in [k for k in os.environ if k.startswith(("CONDA", "MAMBA"))]:
+        monkeypatch.delenv(key)
+    for key, value in inst.environ().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["prune", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def du(path: Path) -> int:
+    """Allocated bytes under ``path``, each inode once (what ``df`` sees change)."""
+    out = subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def decisions(plan) -> dict[str, tuple[str, str]]:
+    return {d.entry.dist: (d.action, d.code) for d in plan.decisions}
+
+
+@pytest.fixture
+def mixed(inst: Installation) -> Installation:
+    """Environments linked every way, one removed, plus entries nothing installed."""
+    inst.package("liba", files={"lib/liba.so": b"a" * 50_000})
+    inst.package("libb", depends=["liba"], size=20_000)
+    inst.package("mutex", metadata_only=True)
+    inst.package("orphan", size=100_000)
+    inst.package("copied", size=30_000)
+    inst.package("symlinked", size=40_000)
+    inst.package("gone", size=40_000)
+    inst.create_env("hard", ["libb", "mutex"])
+    inst.create_env("soft", ["symlinked"], link="symlink")
+    inst.create_env("cp", ["copied"], link="copy")
+    inst.create_env("old", ["gone"])
+    inst.remove_env("old")
+    inst.extract_to_cache(inst.packages["orphan-1.0-0"])
+    inst.add_conda_cache_files()
+    return inst
+
+
+def test_reference_based_verdicts_for_every_link_type(mixed: Installation) -> None:
+    plan = plan_cache_prune(mixed.locations())
+    got = decisions(plan)
+    assert got["liba-1.0-0"] == ("keep", IN_USE)
+    assert got["libb-1.0-0"] == ("keep", IN_USE)
+    assert got["symlinked-1.0-0"] == ("keep", IN_USE)  # conda clean deletes this one
+    assert got["mutex-1.0-0"] == ("keep", IN_USE)  # metadata-only, installed
+    assert got["copied-1.0-0"] == ("remove", COPY_ONLY)
+    assert got["gone-1.0-0"] == ("remove", UNUSED)
+    assert got["orphan-1.0-0"] == ("remove", UNUSED)
+    removal = {d.entry.dist: d for d in plan.removals}
+    assert {p.name for p in removal["orphan-1.0-0"].paths} == {"orphan-1.0-0", "orphan-1.0-0.conda"}
+
+
+def test_real_run_frees_what_the_dry_run_promised_and_breaks_nothing(mixed: Installation, monkeypatch, capsys) -> None:
+    code, out, _ = run(mixed, monkeypatch, capsys, "--dry-run", "--json")
+    assert code == 0
+    promised = json.loads(out)["reclaimable_bytes"]
+    before = du(mixed.root)
+    code, out, err = run(mixed, monkeypatch, capsys, "--yes", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["removed"] == ["copied-1.0-0", "gone-1.0-0", "orphan-1.0-0"]
+    dropped = before - du(mixed.root)
+    assert abs(dropped - promised) <= 0.01 * promised, (dropped, promised)
+    assert not (mixed.pkgs / "orphan-1.0-0").exists() and not (mixed.pkgs / "orphan-1.0-0.conda").exists()
+    assert not (mixed.pkgs / TRASH_DIR).exists()
+    # every environment still has every file its records list, and every symlink resolves
+    for env in ("hard", "soft", "cp"):
+        prefix = mixed.envs_dir / env
+        for meta in (prefix / "conda-meta").glob("*.json"):
+            for rel in json.loads(meta.read_text())["files"]:
+                assert (prefix / rel).exists(), f"{env}: {rel} broken"
+
+
+def test_dry_run_changes_nothing(mixed: Installation, monkeypatch, capsys) -> None:
+    snapshot = sorted(str(p) for p in mixed.pkgs.rglob("*"))
+    code, out, _ = run(mixed, monkeypatch, capsys, "--dry-run")
+    assert code == 0
+    assert "Would free" in out and "orphan" in out
+    assert sorted(str(p) for p in mixed.pkgs.rglob("*")) == snapshot
+
+
+def test_json_without_yes_refuses_to_delete(mixed: Installation, monkeypatch, capsys) -> None:
+    code, out, err = run(mixed, monkeypatch, capsys, "--json")
+    assert code == 3
+    assert "--yes" in err and out == ""
+    assert (mixed.pkgs / "orphan-1.0-0").exists()
+
+
+def test_json_dry_run_is_only_json_and_sorted(mixed: Installation, monkeypatch, capsys) -> None:
+    code, out, _ = run(mixed, monkeypatch, capsys, "--json", "--dry-run")
+    doc = json.loads(out)
+    assert [r["entry"] for r in doc["remove"]] == sorted(r["entry"] for r in doc["remove"])
+    assert doc["in_use_count"] == 4 and doc["dry_run"] is True
+    copied = next(r for r in doc["remove"] if r["entry"] == "copied-1.0-0")
+    assert copied["reason_code"] == COPY_ONLY and copied["used_by"] == [str(mixed.envs_dir / "cp")]
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("", False), ("n\n", False), ("y\n", True), ("\n", True)])
+def test_prompt_answers(mixed: Installation, monkeypatch, capsys, tmp_path: Path, answer: str, deleted: bool) -> None:
+    """As conda: an empty line takes the default (yes); end of input deletes nothing."""
+    stdin = tmp_path / "stdin"
+    stdin.write_text(answer)
+    monkeypatch.setattr("sys.stdin", open(stdin))
+    code, out, err = run(mixed, monkeypatch, capsys)
+    assert "Proceed ([y]/n)?" in err
+    assert (not (mixed.pkgs / "orphan-1.0-0").exists()) is deleted
+    assert code == (0 if deleted else 1)
+
+
+def test_unregistered_environment_is_protected_by_its_hardlinks(inst: Installation) -> None:
+    inst.package("projdep", size=10_000)
+    inst.create_env(inst.root / "project" / ".env", ["projdep"], register=False)
+    plan = plan_cache_prune(inst.locations())
+    d = next(d for d in plan.decisions if d.entry.dist == "projdep-1.0-0")
+    assert (d.action, d.code) == ("keep", OUTSIDE_HARDLINK)
+    assert "has 2 links" in d.evidence
+    found = plan_cache_prune(inst.locations(), [inst.root / "project"])
+    assert decisions(found)["projdep-1.0-0"] == ("keep", IN_USE)
+
+
+def test_symlink_from_a_scanned_environment_keeps_an_unreferenced_entry(inst: Installation) -> None:
+    inst.package("seen", size=10_000)
+    inst.package("other", size=10_000)
+    prefix = inst.create_env("e", ["seen"])
+    entry = inst.extract_to_cache(inst.packages["other-1.0-0"])
+    (prefix / "lib").mkdir(exist_ok=True)
+    (prefix / "lib" / "hand-made-link").symlink_to(entry / "share" / "other" / "payload.bin")
+    d = next(d for d in plan_cache_prune(inst.locations()).decisions if d.entry.dist == "other-1.0-0")
+    assert (d.action, d.code) == ("keep", OUTSIDE_SYMLINK)
+    assert d.evidence.endswith("hand-made-link")
+
+
+def test_metadata_only_and_self_hardlinked_packages(inst: Installation, monkeypatch, capsys) -> None:
+    inst.package("blas-variant", metadata_only=True)
+    inst.package("unused-mutex", metadata_only=True)
+    inst.package("interp", files={"bin/python3.11": b"\x7fELF" + b"i" * 30_000})
+    inst.create_env("e", ["blas-variant"])
+    inst.extract_to_cache(inst.packages["unused-mutex-1.0-0"])
+    entry = inst.extract_to_cache(inst.packages["interp-1.0-0"])
+    os.link(entry / "bin" / "python3.11", entry / "bin" / "python3")  # two names, one inode
+    got = decisions(plan_cache_prune(inst.locations()))
+    assert got["blas-variant-1.0-0"] == ("keep", IN_USE)
+    assert got["unused-mutex-1.0-0"] == ("remove", UNUSED)
+    assert got["interp-1.0-0"] == ("remove", UNUSED)  # conda clean never removes this one
+    code, _, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0 and not entry.exists()
+
+
+def test_broken_record_names_the_file_and_keeps_its_entry(inst: Installation, monkeypatch, capsys) -> None:
+    inst.package("fragile", size=10_000)
+    prefix = inst.create_env("e", ["fragile"], link="copy")
+    meta = prefix / "conda-meta" / "fragile-1.0-0.json"
+    meta.write_text(meta.read_text()[:40])  # truncated
+    code, out, err = run(inst, monkeypatch, capsys, "--dry-run")
+    assert code == 0
+    assert str(meta) in err and "not valid JSON" in err and "Traceback" not in err
+    got = decisions(plan_cache_prune(inst.locations()))
+    assert got["fragile-1.0-0"] == ("keep", DOUBT)
+
+
+def test_symlink_escaping_the_cache_is_removed_but_never_followed(inst: Installation, tmp_path: Path, monkeypatch, capsys) -> None:
+    inst.package("escape", size=1_000)
+    entry = inst.extract_to_cache(inst.packages["escape-1.0-0"])
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data.txt").write_text("keep me")
+    (entry / "share" / "out").symlink_to(precious)
+    (entry / "share" / "out-file").symlink_to(precious / "data.txt")
+    code, _, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0
+    assert not entry.exists()
+    assert (precious / "data.txt").read_text() == "keep me"
+
+
+def test_keep_latest_keep_list_and_tarballs(inst: Installation, monkeypatch, capsys) -> None:
+    for version in ("1.0", "1.1", "2.0"):
+        inst.package("tool", version, size=1_000)
+    inst.package("cudatoolkit", size=1_000)
+    inst.package("used", size=1_000)
+    inst.create_env("e", ["used"])
+    for pkg in inst.packages.values():
+        inst.extract_to_cache(pkg)
+    inst.add_conda_cache_files()
+    plan = plan_cache_prune(inst.locations(keep=("cuda*",)), keep_latest=1)
+    got = decisions(plan)
+    assert got["tool-2.0-0"] == ("keep", KEEP_LATEST)
+    assert got["tool-1.1-0"] == ("remove", UNUSED) and got["tool-1.0-0"] == ("remove", UNUSED)
+    assert got["cudatoolkit-1.0-0"] == ("keep", KEEP_LIST)
+    with_tarballs = decisions(plan_cache_prune(inst.locations(), tarballs=True))
+    assert with_tarballs["used-1.0-0"] == ("remove", TARBALL)
+    (inst.root / "condarc").write_text(
+        f"pkgs_dirs:\n  - {inst.pkgs}\nplugins:\n  prune_keep:\n    - cudatoolkit\n"
+    )
+    code, out, _ = run(inst, monkeypatch, capsys, "--tarballs", "--yes", "--json")
+    doc = json.loads(out)
+    kept = next(d for d in doc["kept"] + doc["remove"] if d["entry"] == "cudatoolkit-1.0-0")
+    assert kept["reason_code"] == TARBALL and "keep-list" in kept["reason"]  # only its tarball went
+    assert (inst.pkgs / "cudatoolkit-1.0-0").is_dir() and not (inst.pkgs / "tool-1.1-0").exists()
+    assert (inst.pkgs / "used-1.0-0").is_dir() and not (inst.pkgs / "used-1.0-0.conda").exists()
+
+
+def test_unreachable_registered_environment_blocks_deletion(mixed: Installation, monkeypatch, capsys) -> None:
+    with open(mixed.home / ".conda" / "environments.txt", "a") as fh:
+        fh.write("/mnt/not-mounted/envs/ghost\n")
+    code, _, err = run(mixed, monkeypatch, capsys, "--yes")
+    assert code == 3 and "/mnt/not-mounted/envs/ghost" in err
+    assert (mixed.pkgs / "orphan-1.0-0").exists()
+    code, _, _ = run(mixed, monkeypatch, capsys, "--yes", "--ignore-unreachable")
+    assert code == 0 and not (mixed.pkgs / "orphan-1.0-0").exists()
+    # the registry is read, never rewritten
+    assert "/mnt/not-mounted/envs/ghost" in (mixed.home / ".conda" / "environments.txt").read_text()
+
+
+def test_interrupted_run_is_finished_by_the_next(mixed: Installation, monkeypatch, capsys) -> None:
+    trash = mixed.pkgs / TRASH_DIR
+    trash.mkdir()
+    os.rename(mixed.pkgs / "gone-1.0-0", trash / "gone-1.0-0~1234-1")
+    # a half-deleted leftover: conda never looks in the trash, so it is harmless until finished
+    shutil.rmtree(trash / "gone-1.0-0~1234-1" / "info")
+    code, out, _ = run(mixed, monkeypatch, capsys, "--dry-run")
+    assert "interrupted prune" in out
+    code, _, _ = run(mixed, monkeypatch, capsys, "--yes")
+    assert code == 0 and not trash.exists()
+
+
+def test_entry_that_comes_into_use_during_the_prune_is_restored(inst: Installation) -> None:
+    inst.package("late", size=10_000)
+    inst.extract_to_cache(inst.packages["late-1.0-0"])
+    plan = plan_cache_prune(inst.locations())
+    assert decisions(plan)["late-1.0-0"] == ("remove", UNUSED)
+    inst.create_env("newcomer", ["late"])  # links from the cache after the plan was made
+    result = execute_plan(plan, inst.locations())
+    assert [d.entry.dist for d, _ in result.restored] == ["late-1.0-0"]
+    assert (inst.pkgs / "late-1.0-0" / "info" / "index.json").exists()
+
+
+def test_cache_that_is_a_symlink_is_handled_through_its_target(inst: Installation, monkeypatch, capsys) -> None:
+    inst.package("used", size=1_000)
+    inst.package("unused", size=1_000)
+    inst.create_env("e", ["used"])
+    inst.extract_to_cache(inst.packages["unused-1.0-0"])
+    alias = inst.root / "pkgs-alias"
+    alias.symlink_to(inst.pkgs)
+    monkeypatch.setattr(inst, "pkgs", alias)
+    got = decisions(plan_cache_prune(inst.locations()))
+    assert got == {"used-1.0-0": ("keep", IN_USE), "unused-1.0-0": ("remove", UNUSED)}
+
+
+def test_options_that_need_app_are_rejected(mixed: Installation, monkeypatch, capsys) -> None:
+    code, _, err = run(mixed, monkeypatch, capsys, "--export", "x.yml")
+    assert code == 2 and "--app" in err
+    code, _, err = run(mixed, monkeypatch, capsys, "--search-path", "/does/not/exist")
+    assert code == 2 and "/does/not/exist" in err
+
+
+def _as_nobody() -> list[str] | None:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return None
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+@pytest.mark.skipif(_as_nobody() is None, reason="needs root and setpriv to run as another user")
+def test_read_only_cache_and_foreign_entries_are_left_alone(mixed: Installation, tmp_path: Path) -> None:
+    # the installation belongs to root; "nobody" may read it but not write it
+    for path in [mixed.root, *mixed.root.parents]:
+        os.chmod(path, os.stat(path).st_mode | 0o055)
+    env = mixed.environ()
+    cmd = [*_as_nobody(), sys.executable, "-m", "conda_prune", "prune", "--yes", "--json"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["remove"] == [] and doc["caches"][0]["read_only"] == "is not writable by you"
+    assert (mixed.pkgs / "orphan-1.0-0").exists()
