@@ -332,29 +332,29 @@ class DependencyGraph:
     def count_paths(self, target: str, roots: Iterable[str]) -> int | None:
         """How many chains :meth:`paths` would produce, without producing them.
 
-        Exact when the packages above ``target`` form no cycle (counted by dynamic programming
-        over them); None when they do, since counting simple chains through a cycle is as hard
-        as listing them."""
+        A chain ends at ``target`` and never passes through it, so only the packages above it
+        matter. Exact when those form no cycle (counted by dynamic programming over them); None
+        when they do, since counting simple chains through a cycle is as hard as listing them."""
         if target not in self.nodes:
             return 0
-        above = self.dependents(target) | {target}
-        if target in self.dependents(target) or any(
-            e.parent == target for k in above for e in self.children.get(k, ()) if e.child in above
-        ):
-            return None
-        pending = {k: sum(1 for e in self.children.get(k, ()) if e.child in above) for k in above}
-        ways: dict[str, int] = {}
-        ready = deque(k for k, n in pending.items() if n == 0)
+        above = self.dependents(target)
+        pending = {
+            k: sum(1 for e in self.children.get(k, ()) if e.child == target or e.child in above) for k in above
+        }
+        ways: dict[str, int] = {target: 1}
+        ready = deque([target])
         while ready:
             key = ready.popleft()
-            ways[key] = 1 if key == target else sum(
-                ways[e.child] for e in self.children.get(key, ()) if e.child in above
-            )
             for edge in self.parents.get(key, ()):
                 if edge.parent in above:
                     pending[edge.parent] -= 1
                     if pending[edge.parent] == 0:
+                        ways[edge.parent] = sum(
+                            ways[e.child]
+                            for e in self.children.get(edge.parent, ())
+                            if e.child == target or e.child in above
+                        )
                         ready.append(edge.parent)
-        if len(ways) < len(above):
+        if len(ways) <= len(above):
             return None  # a cycle above the target
-        return sum(ways[r] for r in set(roots) & above)
+        return sum(ways[r] for r in set(roots) if r in ways)
