@@ -23,6 +23,7 @@ import fnmatch
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -207,9 +208,10 @@ def _symlinks_into_caches(
 
     Reads directory listings only (``d_type`` tells symlinks apart), and ``readlink`` for
     symlinks, so it costs far less than a stat of every file."""
-    roots = []
+    roots: list[tuple[str, str]] = []  # (a spelling of the cache + "/", its real path)
     for c in caches:
-        roots += [str(c.real) + os.sep, os.path.normpath(str(c.path)) + os.sep]
+        for spelling in dict.fromkeys((str(c.real), os.path.normpath(str(c.path)))):
+            roots.append((spelling + os.sep, str(c.real)))
     skip = {str(c.real) for c in caches} | {os.path.normpath(str(c.path)) for c in caches}
     skip |= {os.path.normpath(str(d)) for d in locations.envs_dirs}
     skip |= {str(env.prefix) for env in discovery.environments}
@@ -230,10 +232,9 @@ def _symlinks_into_caches(
                     if child.is_symlink():
                         target = os.readlink(child.path)
                         resolved = os.path.normpath(os.path.join(current, target))
-                        for root in roots:
+                        for root, cache_real in roots:
                             if resolved.startswith(root):
                                 entry = resolved[len(root):].split(os.sep, 1)[0]
-                                cache_real = os.path.realpath(root[:-1])
                                 found.setdefault((cache_real, entry), child.path)
                                 break
                     elif child.is_dir(follow_symlinks=False):
@@ -251,6 +252,8 @@ def _symlinks_into_caches(
 
 def _version_key(version: str, build: str) -> tuple:
     try:
+        if "conda.models.version" not in sys.modules and "conda.base.context" not in sys.modules:
+            raise ImportError  # the standalone script: do not load conda for this
         from conda.models.version import VersionOrder
 
         vkey: object = VersionOrder(version)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +27,14 @@ TRASH_DIR = ".conda-prune-trash"
 
 def tarball_suffixes() -> tuple[str, ...]:
     """Package file kinds: conda's plugin registry knows more when extractor plugins exist."""
-    try:
-        from conda.base.context import context
+    extra: tuple[str, ...] = ()
+    if "conda.base.context" in sys.modules:  # inside conda; the standalone script never pays for it
+        try:
+            from conda.base.context import context
 
-        extra = tuple(
-            ext for ext in getattr(context.plugin_manager, "get_package_extractors", lambda: {})()
-        )
-    except Exception:  # conda not importable, or an older conda without extractor plugins
-        extra = ()
+            extra = tuple(getattr(context.plugin_manager, "get_package_extractors", dict)())
+        except Exception:  # an older conda without package-extractor plugins
+            extra = ()
     return tuple(dict.fromkeys((*TARBALL_SUFFIXES, *extra)))
 
 

@@ -22,9 +22,13 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_PARTIAL = 4
 
-try:  # Inside conda, our errors are conda errors, so conda's handler prints them in its style.
+import sys
+
+# Inside conda, our errors are conda errors, so conda's handler prints them in its style; the
+# standalone script does not load conda just for a base class.
+if "conda.base.context" in sys.modules:
     from conda.exceptions import CondaError as _Base
-except ImportError:  # pragma: no cover - exercised by the standalone script without conda
+else:
 
     class _Base(Exception):  # type: ignore[no-redef]
         def __init__(self, message: str, **kwargs: object) -> None:
