@@ -118,10 +118,10 @@ def _scalar(text: str) -> str:
 
 
 def _load_minimal(text: str) -> dict[str, object]:
-    """Top-level ``key: value``, ``key: [a, b]``, block lists, and one level of nested mapping."""
+    """Top-level ``key: value``, ``key: [a, b]``, block lists, and nested mappings."""
     result: dict[str, object] = {}
-    stack: list[tuple[int, dict[str, object]]] = [(-1, result)]
-    last_key: str | None = None
+    # (indent of the key that opened it, its mapping, the parent mapping, the key)
+    stack: list[tuple[int, dict[str, object], dict[str, object] | None, str]] = [(-1, result, None, "")]
     for raw in text.splitlines():
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
@@ -129,31 +129,27 @@ def _load_minimal(text: str) -> dict[str, object]:
         line = raw.strip()
         while len(stack) > 1 and indent <= stack[-1][0]:
             stack.pop()
-        current = stack[-1][1]
+        mapping, parent, key = stack[-1][1], stack[-1][2], stack[-1][3]
         if line.startswith("- "):
-            if last_key is not None:
-                target = current.get(last_key)
-                if not isinstance(target, list):
-                    target = []
-                    current[last_key] = target
-                target.append(_scalar(line[2:]))
+            if parent is not None:
+                items = parent.get(key)
+                if not isinstance(items, list):
+                    items = []
+                    parent[key] = items  # the key opened a list, not a mapping
+                items.append(_scalar(line[2:]))
             continue
-        if ":" not in line:
+        name, sep, value = line.partition(":")
+        if not sep:
             continue
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        last_key = key
+        name, value = name.strip(), value.strip()
         if not value:
             child: dict[str, object] = {}
-            current[key] = child
-            stack.append((indent, child))
-            # a following block list replaces the empty mapping
-            continue
-        if value.startswith("[") and value.endswith("]"):
-            current[key] = [_scalar(v) for v in value[1:-1].split(",") if v.strip()]
+            mapping[name] = child
+            stack.append((indent, child, mapping, name))
+        elif value.startswith("[") and value.endswith("]"):
+            mapping[name] = [_scalar(v) for v in value[1:-1].split(",") if v.strip()]
         else:
-            current[key] = _scalar(value)
-    # mappings that only ever received a block list were turned into lists above
+            mapping[name] = _scalar(value)
     return result
 
 
