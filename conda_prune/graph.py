@@ -329,32 +329,96 @@ class DependencyGraph:
             result[root] = chain
         return result
 
-    def count_paths(self, target: str, roots: Iterable[str]) -> int | None:
+    def count_paths(self, target: str, roots: Iterable[str], *, largest_cycle: int = 12) -> int | None:
         """How many chains :meth:`paths` would produce, without producing them.
 
         A chain ends at ``target`` and never passes through it, so only the packages above it
-        matter. Exact when those form no cycle (counted by dynamic programming over them); None
-        when they do, since counting simple chains through a cycle is as hard as listing them."""
+        matter. They are grouped into strongly connected parts (a dependency cycle is one part,
+        every other package a part of its own); a chain crosses each part at most once, so the
+        chains from a package are the simple walks inside its part times the chains from where
+        each walk leaves it, counted part by part from the bottom up. Walks inside a part are
+        listed, so a cycle of more than ``largest_cycle`` packages gives None (not counted)."""
         if target not in self.nodes:
             return 0
-        above = self.dependents(target)
-        pending = {
-            k: sum(1 for e in self.children.get(k, ()) if e.child == target or e.child in above) for k in above
-        }
-        ways: dict[str, int] = {target: 1}
-        ready = deque([target])
-        while ready:
-            key = ready.popleft()
-            for edge in self.parents.get(key, ()):
-                if edge.parent in above:
-                    pending[edge.parent] -= 1
-                    if pending[edge.parent] == 0:
-                        ways[edge.parent] = sum(
-                            ways[e.child]
-                            for e in self.children.get(edge.parent, ())
-                            if e.child == target or e.child in above
-                        )
-                        ready.append(edge.parent)
-        if len(ways) <= len(above):
-            return None  # a cycle above the target
+        inside = self.dependents(target) | {target}
+
+        def below(key: str) -> list[str]:
+            if key == target:
+                return []
+            return [e.child for e in self.children.get(key, ()) if e.child in inside]
+
+        ways: dict[str, int] = {}
+        for part in _strong_parts(sorted(inside), below):  # bottom parts first
+            if len(part) > largest_cycle:
+                return None
+            members = set(part)
+            leaving = {
+                key: sum(ways[child] for child in below(key) if child not in members) for key in part
+            }
+            if target in members:
+                leaving[target] = 1
+            for key in part:
+                ways[key] = sum(
+                    walks * leaving[end] for end, walks in _walks_within(key, members, below).items()
+                )
         return sum(ways[r] for r in set(roots) if r in ways)
+
+
+def _strong_parts(keys: list[str], below) -> list[list[str]]:
+    """Strongly connected parts of the graph ``below`` spans over ``keys`` (Tarjan, without
+    recursion), each part listed after every part it leads to."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    parts: list[list[str]] = []
+    for start in keys:
+        if start in index:
+            continue
+        work = [(start, iter(below(start)))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            key, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(below(child))))
+                elif child in on_stack:
+                    low[key] = min(low[key], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[key])
+            if low[key] == index[key]:
+                part = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    part.append(member)
+                    if member == key:
+                        break
+                parts.append(sorted(part))
+    return parts
+
+
+def _walks_within(start: str, members: set[str], below) -> dict[str, int]:
+    """For each member of a strongly connected part, the number of simple walks from ``start``
+    to it that stay inside the part (1 for ``start`` itself: the empty walk)."""
+    counts: dict[str, int] = {}
+    on_walk = {start}
+
+    def walk(key: str) -> None:
+        counts[key] = counts.get(key, 0) + 1
+        for child in below(key):
+            if child in members and child not in on_walk:
+                on_walk.add(child)
+                walk(child)
+                on_walk.discard(child)
+
+    walk(start)
+    return counts

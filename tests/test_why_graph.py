@@ -101,9 +101,36 @@ def test_count_paths_counts_conda_injected_pip_as_an_edge_of_its_own():
     assert graph.count_paths("conda:python", {"conda:app", "conda:pip"}) == 2
 
 
-def test_count_paths_is_none_when_a_cycle_sits_above_the_target():
+def test_count_paths_counts_through_a_cycle_above_the_target():
+    graph = graph_of({"a": ["b"], "b": ["c", "d"], "c": ["a", "d"], "d": []})
+    roots = {"conda:a", "conda:c"}
+    assert graph.count_paths("conda:d", roots) == len(list(graph.paths("conda:d", roots))) == 4
+
+
+def test_count_paths_gives_up_on_a_cycle_too_large_to_walk():
     graph = graph_of({"a": ["b"], "b": ["c"], "c": ["a", "d"], "d": []})
-    assert graph.count_paths("conda:d", {"conda:a"}) is None
+    assert graph.count_paths("conda:d", {"conda:a"}, largest_cycle=2) is None
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_count_paths_agrees_with_listing_on_random_graphs_with_cycles(seed):
+    import random
+
+    rng = random.Random(seed)
+    nodes = [f"n{i}" for i in range(9)]
+    depends = {n: sorted(rng.sample([m for m in nodes if m != n], rng.randint(0, 3))) for n in nodes}
+    graph = graph_of(depends)
+    roots = {f"conda:{n}" for n in rng.sample(nodes, 3)}
+    for target in nodes:
+        key = f"conda:{target}"
+        chains = list(graph.paths(key, roots))
+        assert graph.count_paths(key, roots) == len(chains), (depends, roots, target)
+        assert [len(c) for c in chains] == sorted(len(c) for c in chains)
+        assert len({tuple(c) for c in chains}) == len(chains)
+        for chain in chains:
+            visited = names(chain) or [target]
+            assert len(set(visited)) == len(visited) and visited[-1] == target
+            assert f"conda:{visited[0]}" in roots
 
 
 def test_count_paths_of_a_huge_fan_is_exact_and_quick():

@@ -216,7 +216,7 @@ def _sites(sites: tuple[ImportSite, ...], report: WhyUsedReport) -> Any:
     if not sites:
         return Text(f"no import in {', '.join(report.apps)}")
     table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_column(style="dim")
     for site in sites:
         table.add_row(site.location, site.statement)
