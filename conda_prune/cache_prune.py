@@ -20,6 +20,7 @@ when every one of its hardlinks is among what is removed.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import stat
@@ -329,7 +330,7 @@ def _decide(
     if users:
         envs = sorted({str(u.prefix) for u in users})
         return Decision(entry, REMOVE, COPY_ONLY,
-                        "used only by environments installed by copy, which do not need the cache",
+                        "used only by copy-installed environments, which do not need the cache",
                         evidence=", ".join(envs), users=users, paths=entry.paths())
     return Decision(entry, REMOVE, UNUSED, "no environment uses it", paths=entry.paths())
 
@@ -346,18 +347,7 @@ def _user_name(uid: int) -> str:
 def _merge_stats(paths: list[Path], boundary: Path) -> TreeStats:
     total = TreeStats()
     for path in paths:
-        s = tree_stats(path, boundary)
-        total.dirs_bytes += s.dirs_bytes
-        total.apparent_bytes += s.apparent_bytes
-        total.files += s.files
-        total.errors += s.errors
-        total.escaping_links += s.escaping_links
-        for key, (seen, nlink, blocks, where) in s.inodes.items():
-            mine = total.inodes.get(key)
-            if mine is None:
-                total.inodes[key] = [seen, nlink, blocks, where]
-            else:
-                mine[0] += seen
+        tree_stats(path, boundary, into=total)
     return total
 
 
@@ -372,15 +362,20 @@ def _check_outside_links(removals: list[Decision]) -> None:
     go are accounted for; a link anywhere else (an environment nobody scanned, an entry that
     stays) means the file is not freed and something may still use it. Removing one entry
     from the set can expose another, so repeat until nothing changes."""
+    # only inodes with more than one link can have a link elsewhere
+    shared = {
+        id(d): [(key, v) for key, v in d.stats.inodes.items() if v[1] > 1]
+        for d in removals if d.stats is not None
+    }
     while True:
-        seen_total: dict[tuple[int, int], int] = {}
         active = [d for d in removals if d.action == REMOVE and d.stats is not None]
+        seen_total: dict[tuple[int, int], int] = {}
         for d in active:
-            for key, (seen, _, _, _) in d.stats.inodes.items():  # type: ignore[union-attr]
+            for key, (seen, _, _, _) in shared[id(d)]:
                 seen_total[key] = seen_total.get(key, 0) + seen
         changed = False
         for d in active:
-            for key, (_, nlink, _, where) in d.stats.inodes.items():  # type: ignore[union-attr]
+            for key, (_, nlink, _, where) in shared[id(d)]:
                 if nlink > seen_total[key]:
                     d.action, d.code = KEEP, OUTSIDE_HARDLINK
                     d.reason = "in use by an environment outside the scan: its files have other hardlinks"
@@ -391,20 +386,16 @@ def _check_outside_links(removals: list[Decision]) -> None:
         if not changed:
             break
     # exact bytes: an inode is freed once, by the entry seen first, when all its links go
-    claimed: dict[tuple[int, int], int] = {}
-    for d in removals:
-        if d.action != REMOVE or d.stats is None:
-            continue
-        for key, (seen, _, _, _) in d.stats.inodes.items():
-            claimed[key] = claimed.get(key, 0) + seen
-    owner: set[tuple[int, int]] = set()
+    claimed: set[tuple[int, int]] = set()
     for d in removals:
         if d.action != REMOVE or d.stats is None:
             continue
         freed = d.stats.dirs_bytes
         for key, (_, nlink, blocks, _) in d.stats.inodes.items():
-            if key not in owner and claimed[key] >= nlink:
-                owner.add(key)
+            if nlink == 1:
+                freed += blocks
+            elif key not in claimed and seen_total.get(key, 0) >= nlink:
+                claimed.add(key)
                 freed += blocks
         d.freed_bytes = freed
         d.apparent_bytes = d.stats.apparent_bytes
@@ -452,11 +443,10 @@ def plan_cache_prune(
             decisions.append(d)
 
     removals = [d for d in decisions if d.action == REMOVE]
-    by_cache = {id(d.entry): c for c in caches for d in decisions if d.entry.cache == c.path}
+    real_of = {c.path: c.real for c in caches}
     for n, d in enumerate(removals):
         progress("measuring unused entries", n, len(removals))
-        cache = by_cache[id(d.entry)]
-        d.stats = _merge_stats(d.paths, cache.real)
+        d.stats = _merge_stats(d.paths, real_of[d.entry.cache])
         if d.stats.errors:
             d.action, d.code, d.paths = KEEP, UNREADABLE, []
             d.reason = f"could not read all of it ({d.stats.errors[0].message}); nothing deleted"
@@ -536,6 +526,19 @@ def remove_tree(path: Path, boundary: Path) -> None:
                     os.unlink(child.path)
         if not os.access(current, os.W_OK):
             os.chmod(current, stat.S_IRWXU)
+
+
+def _complete(item: Path) -> bool:
+    """A trashed entry still holds every file its ``info/paths.json`` lists (a tarball is one
+    file: whole or gone)."""
+    if item.is_symlink() or not item.is_dir():
+        return True
+    try:
+        with open(item / "info" / "paths.json", "rb") as fh:
+            listed = [p["_path"] for p in json.load(fh)["paths"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return (item / "info" / "index.json").is_file() and all(os.path.lexists(item / p) for p in listed)
 
 
 def _current_users(locations: Locations, search_paths: Iterable[Path], caches: list[PackageCache]) -> _ReferenceIndex:
@@ -622,10 +625,21 @@ def execute_plan(
             for suffix in (".conda", ".tar.bz2"):
                 dist = dist.removesuffix(suffix)
             entry = CacheEntry(cache=cache.path, dist=dist)
+            users = [u for u in index.users(cache, entry) if u.link_type != LINK_COPY]
             outside = any(nlink > seen for seen, nlink, _, _ in stats.inodes.values())
-            if index.users(cache, entry) or outside:
-                if not (cache.real / original).exists():
-                    os.rename(item, cache.real / original)
+            slot = cache.real / original
+            if (users or outside) and not os.path.lexists(slot):
+                # in use again: put it back, but only whole (a kill mid-deletion leaves part of it,
+                # and conda would link from an incomplete entry); a refilled slot needs no copy
+                if _complete(item):
+                    os.rename(item, slot)
+                    continue
+                why = f"{users[0].prefix} uses it" if users else "its files have other hardlinks"
+                result.failed.append((
+                    Decision(entry, KEEP, IN_USE, why),
+                    f"an interrupted prune deleted part of it and {why}; the rest stays in {item.parent}. "
+                    f"Reinstall {entry.name} there (conda install --force-reinstall {entry.name}), then rerun",
+                ))
                 continue
             try:
                 remove_tree(item, cache.real / TRASH_DIR)

@@ -173,19 +173,26 @@ class TreeStats:
     errors: list[Problem] = field(default_factory=list)
 
 
-def tree_stats(root: Path, boundary: Path | None = None) -> TreeStats:
-    """Walk ``root`` without following symlinks; lstat every file once."""
-    stats = TreeStats()
+def tree_stats(root: Path, boundary: Path | None = None, into: TreeStats | None = None) -> TreeStats:
+    """Walk ``root`` without following symlinks; lstat every file once. With ``into``, add to
+    those stats (an entry's folder and tarballs are counted as one).
+
+    This is the one place the prune touches every file of an entry, so it stays lean: plain
+    strings, one ``lstat`` per file (``DirEntry.stat``), no Path objects in the loop."""
+    stats = TreeStats() if into is None else into
+    inodes = stats.inodes
     try:
         st = os.lstat(root)
     except OSError as exc:
         stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
         return stats
     if not stat.S_ISDIR(st.st_mode):
-        _count_file(stats, root, st, boundary)
+        _count_file(stats, str(root), st, boundary)
         return stats
-    stats.dirs_bytes += st.st_blocks * 512
+    dirs_bytes = st.st_blocks * 512
+    apparent = files = 0
     stack = [str(root)]
+    S_ISDIR, S_ISLNK = stat.S_ISDIR, stat.S_ISLNK
     while stack:
         current = stack.pop()
         try:
@@ -200,15 +207,28 @@ def tree_stats(root: Path, boundary: Path | None = None) -> TreeStats:
             except OSError as exc:
                 stats.errors.append(Problem(Path(child.path), f"cannot be read ({exc.strerror})"))
                 continue
-            if stat.S_ISDIR(cst.st_mode):
-                stats.dirs_bytes += cst.st_blocks * 512
+            mode = cst.st_mode
+            if S_ISDIR(mode):
+                dirs_bytes += cst.st_blocks * 512
                 stack.append(child.path)
+                continue
+            files += 1
+            apparent += cst.st_size
+            key = (cst.st_dev, cst.st_ino)
+            seen = inodes.get(key)
+            if seen is None:
+                inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, child.path]
             else:
-                _count_file(stats, Path(child.path), cst, boundary)
+                seen[0] += 1
+            if boundary is not None and S_ISLNK(mode):
+                _note_escape(stats, child.path, boundary)
+    stats.dirs_bytes += dirs_bytes
+    stats.apparent_bytes += apparent
+    stats.files += files
     return stats
 
 
-def _count_file(stats: TreeStats, path: Path, st: os.stat_result, boundary: Path | None) -> None:
+def _count_file(stats: TreeStats, path: str, st: os.stat_result, boundary: Path | None) -> None:
     stats.files += 1
     stats.apparent_bytes += st.st_size
     key = (st.st_dev, st.st_ino)
@@ -218,10 +238,14 @@ def _count_file(stats: TreeStats, path: Path, st: os.stat_result, boundary: Path
     else:
         seen[0] += 1
     if boundary is not None and stat.S_ISLNK(st.st_mode):
-        try:
-            target = os.readlink(path)
-        except OSError:
-            return
-        resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
-        if not (resolved + os.sep).startswith(str(boundary) + os.sep):
-            stats.escaping_links.append((path, target))
+        _note_escape(stats, path, boundary)
+
+
+def _note_escape(stats: TreeStats, path: str, boundary: Path) -> None:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return
+    resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    if not (resolved + os.sep).startswith(str(boundary) + os.sep):
+        stats.escaping_links.append((Path(path), target))
