@@ -1,0 +1,275 @@
+"""What an application uses, read from its files: imports, programs it runs, R packages, kernels.
+
+:func:`scan_app` walks the given files and folders and returns an :class:`AppScan`: every
+:class:`Use` with its file and line, the application's own module names, and any file it could
+not read (a :class:`ScanProblem`). It knows nothing about environments; mapping uses to
+packages is :mod:`conda_prune.env_prune`'s job. Results are cached per file (see
+:mod:`.cache`), so a second run on an unchanged tree reads only the cache.
+
+This package imports nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import cache as _cache
+from .types import (
+    COUNTING,
+    DYNAMIC,
+    EXECUTABLE,
+    KERNEL,
+    LIBRARY,
+    MODULE,
+    NAMED,
+    R_PACKAGE,
+    TYPING,
+    AppScan,
+    ScanProblem,
+    Use,
+)
+from .python import locate
+from .walk import AppFile, Walk, walk_root
+
+__all__ = [
+    "COUNTING", "DYNAMIC", "EXECUTABLE", "KERNEL", "LIBRARY", "MODULE", "NAMED", "R_PACKAGE", "TYPING",
+    "AppScan", "ScanProblem", "Use", "locate", "scan_app", "scan_file",
+]
+
+Progress = Callable[[int, int], None]  # (files done, files in all)
+
+_USE_CACHE = object()
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # imports are ASCII whatever the file's encoding
+
+
+FileResult = tuple[list[Use], list[ScanProblem], set[str]]  # uses, problems, names
+
+
+def scan_file(file: AppFile) -> FileResult:
+    """The uses in one file, by its kind, and the module-like names it mentions.
+    Never raises for bad content."""
+    from . import walk
+    from .python import named_strings, scan_cython, scan_notebook, scan_python, scan_python_snippet
+    from .rlang import r_file_uses, rmarkdown_uses
+    from .shell import (
+        config_uses,
+        dockerfile_uses,
+        jenkinsfile_uses,
+        makefile_uses,
+        procfile_uses,
+        shell_uses,
+        yaml_uses,
+    )
+
+    shown = file.shown
+    try:
+        with open(file.path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        return [], [ScanProblem(shown, f"cannot be read ({exc.strerror}); what it uses is unknown", True)], set()
+    uses: list[Use] = []
+    kind = file.kind
+    if raw.startswith(b"#!"):
+        script_kind, interpreter = walk.shebang_kind(raw[:200])
+        if interpreter:
+            uses.append(Use(EXECUTABLE, interpreter, shown, 1, "#!"))
+        if kind == walk.SCRIPT:
+            if script_kind is None:
+                return uses, [], set()
+            kind = script_kind
+    elif kind == walk.SCRIPT:
+        return [], [], set()
+    text = _decode(raw)
+    problems: list[ScanProblem] = []
+    names: set[str] = set()
+    if kind in (walk.PYTHON, walk.CYTHON):
+        found, problems = (scan_python if kind == walk.PYTHON else scan_cython)(text, shown)
+        uses += found
+        names = named_strings(text)
+    elif kind == walk.NOTEBOOK:
+        found, problems, names = scan_notebook(text, shown)
+        uses += found
+    elif kind == walk.R:
+        uses += r_file_uses(text, shown)
+    elif kind == walk.RMARKDOWN:
+        uses += rmarkdown_uses(text, shown, scan_python_snippet)
+    elif kind == walk.SHELL:
+        uses += shell_uses(text, shown, "shell", python=scan_python_snippet)
+    elif kind == walk.MAKE:
+        uses += makefile_uses(text, shown, scan_python_snippet)
+    elif kind == walk.DOCKER:
+        uses += dockerfile_uses(text, shown, scan_python_snippet)
+    elif kind == walk.YAML:
+        uses += yaml_uses(text, shown, "CI" if _is_ci(file.rel) else "YAML", scan_python_snippet)
+        names = _dotted_names(text)
+    elif kind == walk.CONFIG:
+        uses += config_uses(text, shown, scan_python_snippet)
+        names = _dotted_names(text)
+    elif kind == walk.PROCFILE:
+        uses += procfile_uses(text, shown, scan_python_snippet)
+    elif kind == walk.JENKINS:
+        uses += jenkinsfile_uses(text, shown, scan_python_snippet)
+    return uses, problems, names
+
+
+def _is_ci(rel: str) -> bool:
+    lower = f"/{rel.lower()}"
+    return (
+        "/.github/workflows/" in lower
+        or "/.circleci/" in lower
+        or lower.endswith(("/.gitlab-ci.yml", "/.travis.yml", "/azure-pipelines.yml", "/bitbucket-pipelines.yml",
+                           "/.drone.yml", "/appveyor.yml", "/.woodpecker.yml"))
+    )
+
+
+_DOTTED_NAME = re.compile(r"(?<![\w./$-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w/-])")
+
+
+def _dotted_names(text: str) -> set[str]:
+    """``a.b.C`` in configuration (``_target_: sklearn.svm.SVC``, logging handler classes,
+    entry points): a module loaded by name."""
+    return set(_DOTTED_NAME.findall(text))
+
+
+def _scan_packed(file: AppFile) -> list[Any]:
+    uses, problems, names = scan_file(file)
+    return [*_cache.pack(file.shown, uses, problems), sorted(names)]
+
+
+def _scan_chunk(files: list[AppFile]) -> list[list[Any]]:
+    return [_scan_packed(f) for f in files]
+
+
+#: below this many bytes to read, a second process costs more than it saves
+PARALLEL_BYTES = 8 * 1024 * 1024
+
+
+def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
+    """Scan files: on every core when there is much to read and ``fork`` is safe (Linux, no
+    threads), giving packed results; otherwise in this process, giving uses."""
+    size = sum(f.size for f in files)
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and size >= PARALLEL_BYTES and _can_fork():
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks: list[list[AppFile]] = [[] for _ in range(workers * 4)]
+        loads = [0] * len(chunks)
+        for file in sorted(files, key=lambda f: -f.size):  # largest first onto the lightest chunk
+            i = loads.index(min(loads))
+            chunks[i].append(file)
+            loads[i] += file.size + 2048
+        chunks = [c for c in chunks if c]
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        except (OSError, RuntimeError, ValueError):  # no processes here (a sandbox)
+            pool = None
+        if pool is not None:
+            with pool:
+                for chunk, results in zip(chunks, pool.map(_scan_chunk, chunks)):
+                    yield from zip(chunk, results)
+            return
+    for file in files:
+        yield file, scan_file(file)
+
+
+def _can_fork() -> bool:
+    import sys
+    import threading
+
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def scan_app(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    cache_dir: Path | None | object = _USE_CACHE,
+    progress: Progress | None = None,
+) -> AppScan:
+    """Scan the application at ``paths`` (files or folders).
+
+    ``cache_dir``: where the per-file cache lives (default: the user's cache folder); None to
+    scan without a cache. A missing path becomes a :class:`ScanProblem` with doubt: callers that
+    remove anything must refuse, and should check paths first to give a usage error."""
+    roots = [Path(p) for p in paths]
+    directory = _cache.default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
+    scan = AppScan(roots=tuple(roots))
+    walks: list[tuple[Path, Walk]] = []
+    module_names: set[str] = set()
+    environments: list[str] = []
+    for root in roots:
+        walk = Walk()
+        shown = os.path.normpath(str(root))
+        if not os.path.lexists(root):
+            scan.problems.append(ScanProblem(shown, "does not exist", True))
+            continue
+        walk_root(root, shown, walk)
+        walks.append((root, walk))
+        scan.problems += walk.problems
+        module_names |= walk.module_names
+        environments += walk.environments
+    total = sum(len(w.files) for _, w in walks)
+    done = 0
+    names: dict[str, list[str]] = {}
+
+    def add_names(file: AppFile, found: Iterable[str]) -> None:
+        for name in found:
+            files = names.setdefault(name, [])
+            if len(files) < 3:
+                files.append(file.shown)
+
+    for root, walk in walks:
+        cache_path = _cache.cache_file(Path(directory), root) if isinstance(directory, Path) else None
+        old = _cache.load(cache_path) if cache_path else {}
+        new: dict[str, _cache.Entry] = {}
+        fresh: list[AppFile] = []
+        for file in walk.files:
+            entry = old.get(file.rel)
+            if (entry is not None and len(entry) == 6 and entry[0] == file.size and entry[1] == file.mtime_ns
+                    and entry[2] == file.kind):
+                new[file.rel] = entry
+                uses, problems = _cache.unpack(file.shown, entry[3], entry[4])
+                scan.uses += uses
+                scan.problems += problems
+                add_names(file, entry[5])
+                scan.cached += 1
+            else:
+                fresh.append(file)
+        done += len(walk.files) - len(fresh)
+        for n, (file, result) in enumerate(_scan_files(fresh), start=1):
+            if isinstance(result, tuple):  # scanned here
+                uses, problems, found = result
+                packed = [*_cache.pack(file.shown, uses, problems), sorted(found)]
+            else:  # scanned by another process
+                packed = result
+                uses, problems = _cache.unpack(file.shown, packed[0], packed[1])
+                found = packed[2]
+            scan.uses += uses
+            scan.problems += problems
+            add_names(file, found)
+            if not any(p.doubt for p in problems):  # a file that could not be read is read again next time
+                new[file.rel] = [file.size, file.mtime_ns, file.kind, *packed]
+            if progress is not None and n % 64 == 0:
+                progress(done + n, total)
+        done += len(fresh)
+        if progress is not None:
+            progress(done, total)
+        if cache_path is not None and (fresh or len(old) != len(new)):
+            _cache.save(cache_path, root, new)
+        scan.files += len(walk.files)
+    scan.names = {name: tuple(files) for name, files in names.items()}
+    scan.first_party = frozenset(module_names)
+    scan.skipped_environments = tuple(environments)
+    return scan

@@ -1,0 +1,96 @@
+"""The per-file cache of scan results: a second run on an unchanged tree reads no source file.
+
+One JSON file per application root, in the user's cache folder (``$CONDA_PRUNE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/conda-prune``, ``~/Library/Caches/conda-prune``, ``%LOCALAPPDATA%\\conda-prune``),
+never inside the application. An entry is used only while the file's path, size and mtime (in
+nanoseconds) are unchanged, and only by the scanner version that wrote it. A cache that cannot
+be read or written is ignored: the scan is then simply a first run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .types import ScanProblem, Use
+
+#: bump when what a scanner finds changes, so older entries are not reused
+SCANNER_VERSION = 4
+
+
+def default_cache_dir() -> Path:
+    env = os.environ
+    if env.get("CONDA_PRUNE_CACHE_DIR"):
+        return Path(env["CONDA_PRUNE_CACHE_DIR"])
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "conda-prune" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "conda-prune"
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "conda-prune"
+
+
+def cache_file(cache_dir: Path, root: Path) -> Path:
+    digest = hashlib.sha256(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_dir / "appscan" / f"{digest}.json"
+
+
+Entry = list[Any]  # [size, mtime_ns, kind, packed uses, packed problems, names]
+
+
+def load(path: Path) -> dict[str, Entry]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != SCANNER_VERSION or not isinstance(data.get("files"), dict):
+        return {}
+    return data["files"]
+
+
+def save(path: Path, root: Path, files: dict[str, Entry]) -> bool:
+    """Write atomically (a reader never sees half a file). False when it could not be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".appscan-", suffix=".tmp")
+        try:
+            # dumps, not dump: only the one-shot encoder is the fast C one
+            text = json.dumps({"version": SCANNER_VERSION, "root": os.path.realpath(root), "files": files},
+                              separators=(",", ":"))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        return False
+    return True
+
+
+def pack(shown: str, uses: list[Use], problems: list[ScanProblem]) -> tuple[list[Any], list[Any]]:
+    """Uses and problems without the file's shown path (which depends on how the root was named)."""
+    cut = len(shown)
+    packed_uses = [
+        [u.kind, u.name, u.line, u.how, 1 if u.optional else 0, list(u.subnames), u.path[cut:]] for u in uses
+    ]
+    packed_problems = [[p.path[cut:], p.message, 1 if p.doubt else 0] for p in problems]
+    return packed_uses, packed_problems
+
+
+def unpack(shown: str, packed_uses: list[Any], packed_problems: list[Any]) -> tuple[list[Use], list[ScanProblem]]:
+    uses = [
+        Use(kind, name, shown + suffix, line, how, bool(optional), tuple(subnames))
+        for kind, name, line, how, optional, subnames, suffix in packed_uses
+    ]
+    problems = [ScanProblem(shown + suffix, message, bool(doubt)) for suffix, message, doubt in packed_problems]
+    return uses, problems

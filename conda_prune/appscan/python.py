@@ -1,0 +1,757 @@
+"""Python imports (and the programs Python code runs) in ``.py`` files and notebooks.
+
+What counts, and how:
+
+* ``import a.b`` and ``from a import b`` anywhere, function-local ones included; relative
+  imports are the application's own and left out;
+* under ``if TYPE_CHECKING:``: recorded, but not a use at run time;
+* in the body of ``try: ... except ImportError`` (or ``with suppress(ImportError)``): an
+  *optional* use, which still counts;
+* ``importlib.import_module("x")``, ``__import__("x")``, ``pytest.importorskip("x")``,
+  ``find_spec("x")`` and ``pytest_plugins = [...]``; with a computed name, a *dynamic* import the
+  report warns about;
+* commands given to ``subprocess``, ``os.system``, ``os.exec*``, ``asyncio`` subprocesses, nox and
+  invoke (``session.run("pytest")``), programs looked up with ``shutil.which``, and libraries
+  loaded with ``ctypes``;
+* string literals that look like module names (``"rest_framework"`` in ``INSTALLED_APPS``,
+  ``engine="openpyxl"``, ``"postgresql+psycopg2://"``): a package loaded by name is still used.
+
+Two readers find the same things. The **syntax-tree reader** (``ast``) is exact, but building
+Python's syntax tree costs about 2 µs per source line, several times more than finding the
+imports. So every file first goes to the **line reader**, which finds import statements with one
+regular expression, skips triple-quoted strings, takes ``TYPE_CHECKING`` blocks and ``try``
+bodies from the indentation, and parses only the few call sites that may run a program or import
+by name (looked for only in files importing ``subprocess``, ``os``, ``importlib``...). It can read
+more than the tree (an import in a comment, which keeps a package), never less. Where it cannot
+be sure what is a string (a triple quote after a ``#`` or inside another string) or a call site
+does not parse on its own, the file goes to the syntax tree; a file that does not parse at all
+(Python 2, a template) is read by the line reader without that certainty, and reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import json
+import re
+from collections.abc import Callable, Iterator
+
+from .shell import argv_uses, shell_uses
+from .types import DYNAMIC, EXECUTABLE, KERNEL, LIBRARY, MODULE, TYPING, ScanProblem, Use
+
+_KEYWORD = re.compile(r"(?:from|import)[ \t]")  # plain, so the regex engine scans fast
+_FROM = re.compile(r"from[ \t]+(\.*[\w.]*)[ \t]+(c?import)\b")
+_SIMPLE_STRINGS = re.compile(r"[rRbBuUfF]{0,2}(?:\"[^\"\\\n]*\"|'[^'\\\n]*')")
+_TRIPLE = re.compile(r"\"\"\"|'''")
+_NAMED_STRING = re.compile(r"""["']([A-Za-z_][\w.]*)["']""")
+_DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
+_OPTIONAL_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_OPTIONAL_MARKERS = ("ImportError", "ModuleNotFoundError", "Exception", "except:", "except :")
+
+_RUNNERS = frozenset({
+    "run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput", "run_always",
+    "create_subprocess_exec", "spawn", "run_command",
+})
+_SHELL_RUNNERS = frozenset({"system", "popen", "create_subprocess_shell", "getoutput", "getstatusoutput"})
+_OPTIONAL_IMPORTERS = frozenset({
+    "find_spec", "find_loader", "importorskip", "import_optional_dependency", "optional_import",
+    "try_import", "lazy_import",
+})
+_LIBRARY_LOADERS = frozenset({"CDLL", "WinDLL", "OleDLL", "PyDLL", "LoadLibrary", "find_library", "load_library"})
+#: call names looked for in a file that imports the module (plain string search: a regular
+#: expression over every file would cost more than finding the imports)
+_CALLS_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "subprocess": ("run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"),
+    "os": ("system", "popen", "exec", "spawn", "posix_spawn"),
+    "asyncio": ("create_subprocess_exec", "create_subprocess_shell"),
+    "importlib": ("import_module", "find_spec", "find_loader"),
+    "pytest": ("importorskip",),
+    "pkgutil": ("find_loader",),
+    "shutil": ("which",),
+    "ctypes": ("CDLL", "WinDLL", "OleDLL", "PyDLL", "LoadLibrary", "find_library"),
+    "numpy": ("load_library",),
+    "pandas": ("import_optional_dependency",),
+    **{m: ("run", "run_always", "spawn", "run_command", "call") for m in (
+        "nox", "invoke", "fabric", "sh", "plumbum", "pexpect", "sarge", "delegator")},
+}
+#: looked for in every file
+_ALWAYS_CALLS = ("__import__", "import_module", "optional_import", "try_import", "lazy_import")
+_TYPE_CHECKING_IF = re.compile(r"^([ \t]*)if[ \t]+(?:[A-Za-z_]\w*\.)?TYPE_CHECKING[ \t]*:(.*)$", re.M)
+_PYTEST_PLUGINS = re.compile(r"^pytest_plugins[ \t]*(?::[^=\n]*)?=[ \t]*", re.M)
+
+
+# -- the syntax-tree reader ------------------------------------------------------------------------
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else node.attr
+    return ""
+
+
+def _is_type_checking(test: ast.AST) -> bool:
+    return _dotted(test).split(".")[-1] == "TYPE_CHECKING" if _dotted(test) else False
+
+
+def _catches_import_errors(handlers: list[ast.ExceptHandler]) -> bool:
+    for handler in handlers:
+        if handler.type is None:
+            return True
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(_dotted(t).split(".")[-1] in _OPTIONAL_ERRORS for t in types):
+            return True
+    return False
+
+
+def _suppresses_import_errors(node: ast.With | ast.AsyncWith) -> bool:
+    for item in node.items:
+        call = item.context_expr
+        if isinstance(call, ast.Call) and _dotted(call.func).split(".")[-1] == "suppress":
+            if any(_dotted(a).split(".")[-1] in _OPTIONAL_ERRORS for a in call.args):
+                return True
+    return False
+
+
+def _string(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _argv(node: ast.AST) -> list[str] | None:
+    """A command given as a list/tuple whose program is a literal (or ``sys.executable``)."""
+    if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
+        return None
+    words: list[str] = []
+    for i, element in enumerate(node.elts):
+        text = _string(element)
+        if text is None and i == 0 and _dotted(element) == "sys.executable":
+            text = "python"
+        if text is None:
+            if i == 0:
+                return None
+            text = "{}"  # an argument computed at run time
+        words.append(text)
+    return words
+
+
+class _TreeReader:
+    def __init__(self, path: str, first_line: int = 1) -> None:
+        self.path = path
+        self.offset = first_line - 1
+        self.uses: list[Use] = []
+
+    def use(self, kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
+            subnames: tuple[str, ...] = ()) -> None:
+        self.uses.append(Use(kind, name, self.path, getattr(node, "lineno", 0) + self.offset, how, optional, subnames))
+
+    def read(self, tree: ast.AST) -> list[Use]:
+        # an explicit stack: deeply nested code must not hit the recursion limit
+        stack: list[tuple[ast.AST, bool, bool]] = [(tree, False, False)]
+        while stack:
+            node, optional, typing_only = stack.pop()
+            children: list[tuple[ast.AST, bool, bool]] = []
+            if isinstance(node, ast.If) and _is_type_checking(node.test):
+                children += [(n, optional, True) for n in node.body]
+                children += [(n, optional, typing_only) for n in node.orelse]
+            elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                body_optional = optional or _catches_import_errors(node.handlers)
+                children += [(n, body_optional, typing_only) for n in node.body]
+                for part in (node.handlers, node.orelse, node.finalbody):
+                    children += [(n, optional, typing_only) for n in part]
+            elif isinstance(node, (ast.With, ast.AsyncWith)) and _suppresses_import_errors(node):
+                children += [(n, optional, typing_only) for n in node.items]
+                children += [(n, True, typing_only) for n in node.body]
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                # a try around a definition does not guard what runs when it is called
+                children += [(n, False, typing_only) for n in ast.iter_child_nodes(node)]
+            else:
+                self._visit(node, optional, typing_only)
+                children += [(n, optional, typing_only) for n in ast.iter_child_nodes(node)]
+            stack.extend(reversed(children))
+        return self.uses
+
+    def _visit(self, node: ast.AST, optional: bool, typing_only: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                self.use(TYPING if typing_only else MODULE, alias.name, node, "import", optional)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or not node.module:
+                return  # relative: the application's own modules
+            subnames = tuple(a.name for a in node.names if a.name != "*")
+            self.use(TYPING if typing_only else MODULE, node.module, node, "from", optional, subnames)
+        elif isinstance(node, ast.Call):
+            self._call(node, optional or typing_only)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in targets) and node.value is not None:
+                values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+                for value in values:
+                    text = _string(value)
+                    if text and _DOTTED.match(text):
+                        self.use(MODULE, text, node, "pytest_plugins")
+
+    def _call(self, node: ast.Call, optional: bool) -> None:
+        func = _dotted(node.func)
+        last = func.split(".")[-1] if func else ""
+        first = node.args[0] if node.args else None
+        if last in ("import_module", "__import__") or last in _OPTIONAL_IMPORTERS:
+            name = _string(first)
+            if name is None:
+                for keyword in node.keywords:
+                    if keyword.arg in ("name", "module", "modname"):
+                        name = _string(keyword.value)
+            is_optional = optional or last in _OPTIONAL_IMPORTERS
+            if name is not None:
+                if name.startswith("."):
+                    return  # relative to the application's own package
+                if _DOTTED.match(name):
+                    self.use(MODULE, name, node, last, is_optional)
+            elif first is not None and last in ("import_module", "__import__"):
+                self.use(DYNAMIC, ast.unparse(first)[:80], node, last, is_optional)
+            return
+        if last == "which" and _string(first):
+            self.use(EXECUTABLE, _string(first) or "", node, "shutil.which", True)
+            return
+        if last in _LIBRARY_LOADERS and _string(first):
+            self.use(LIBRARY, _string(first) or "", node, last, optional)
+            return
+        if last.startswith(("spawnl", "spawnv", "execl", "execv")) and node.args:
+            target = node.args[1] if last.startswith("spawn") and len(node.args) > 1 else first
+            text = _string(target)
+            if text:
+                self.uses += argv_uses([text], self.path, node.lineno + self.offset, "os." + last)
+            return
+        if last in _RUNNERS or last in _SHELL_RUNNERS:
+            line = node.lineno + self.offset
+            argv = _argv(first) if first is not None else None
+            how = "subprocess" if "subprocess" in func or last in ("Popen", "check_output", "check_call") else func or last
+            if argv is not None:
+                self.uses += argv_uses(argv, self.path, line, how, scan_python_snippet)
+                return
+            text = _string(first)
+            if text is None:
+                return
+            strings = [_string(a) for a in node.args]
+            shell = last in _SHELL_RUNNERS or any(
+                k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value for k in node.keywords
+            )
+            if shell or (" " in text and len(node.args) == 1):
+                self.uses += shell_uses(text, self.path, how, first_line=line, python=scan_python_snippet)
+            else:  # run("pytest", "tests") (nox, invoke): the words are the arguments
+                self.uses += argv_uses([s if s is not None else "{}" for s in strings], self.path, line, how,
+                                       scan_python_snippet)
+
+
+def read_tree(tree: ast.AST, path: str, first_line: int = 1) -> list[Use]:
+    return _TreeReader(path, first_line).read(tree)
+
+
+# -- the line reader ---------------------------------------------------------------------------
+
+
+class _Uncertain(Exception):
+    """The line reader cannot be sure of this file: the syntax tree must read it."""
+
+
+def _triple_quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Where the triple-quoted strings are. Raises :class:`_Uncertain` when a triple quote may
+    sit in a comment or another string, or is escaped, or never closes."""
+    spans: list[tuple[int, int]] = []
+    opened_at = -1
+    quote = ""
+    for match in _TRIPLE.finditer(text):
+        pos = match.start()
+        if quote:
+            if match.group() != quote:
+                continue
+            if text[pos - 1] == "\\":
+                raise _Uncertain
+            spans.append((opened_at, match.end()))
+            quote = ""
+            continue
+        line_start = text.rfind("\n", 0, pos) + 1
+        before = text[line_start:pos]
+        if before.lstrip().startswith("#"):
+            continue  # a comment line ("#     \"\"\"doc" in commented-out code)
+        if "'" in before or '"' in before:  # "ID", True, """doc""": simple strings are fine
+            before = _SIMPLE_STRINGS.sub("", before)
+        if "#" in before or "'" in before or '"' in before or before.endswith("\\"):
+            raise _Uncertain
+        quote = match.group()
+        opened_at = pos
+    if quote:
+        raise _Uncertain
+    return spans
+
+
+def _statement_end(text: str, pos: int) -> str:
+    """The rest of an import statement from ``pos``: to the end of its logical line, through
+    parentheses and backslash continuations, stopping at ``;`` and ``#``."""
+    out = []
+    depth = 0
+    i = pos
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth <= 0:
+                break
+        elif ch == "\\" and i + 1 < n and text[i + 1] in "\r\n":
+            i += 3 if text[i + 1 : i + 3] == "\r\n" else 2
+            continue
+        elif ch == "\n" and depth <= 0:
+            break
+        elif ch == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        elif ch == ";" and depth <= 0:
+            break
+        out.append(ch)
+        i += 1
+        if i - pos > 20000:
+            break
+    return "".join(out)
+
+
+def _names(clause: str) -> list[str]:
+    names = []
+    for part in clause.replace("(", " ").replace(")", " ").split(","):
+        name = part.split(" as ")[0].strip().split()
+        if name and _DOTTED.match(name[0]):
+            names.append(name[0])
+    return names
+
+
+def _code_lines_after(text: str, pos: int, in_string: Callable[[int], bool]) -> Iterator[tuple[int, int, str]]:
+    """(start, end, line) of each line after ``pos`` that holds code: not blank, not only a
+    comment, not inside a triple-quoted string."""
+    n = len(text)
+    while pos < n:
+        nl = text.find("\n", pos + 1)
+        start, end = pos + 1, (n if nl < 0 else nl)
+        pos = end
+        line = text[start:end]
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not in_string(start):
+            yield start, end, line
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _optional_context(text: str, line_start: int, indent: int, in_string: Callable[[int], bool]) -> bool:
+    """Is the import at ``line_start`` (indented by ``indent``) in the body of a ``try`` that
+    catches ImportError? Found by walking up the indentation; it only labels the use."""
+    pos = line_start
+    steps = 0
+    while indent > 0 and pos > 0 and steps < 400:
+        end = pos - 1
+        start = text.rfind("\n", 0, end) + 1
+        pos = start
+        steps += 1
+        line = text[start:end]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or in_string(start):
+            continue
+        own = _indent_of(line)
+        if own >= indent:
+            continue
+        indent = own
+        if stripped.startswith("try") and re.match(r"try\s*:", stripped):
+            return _try_catches(text, end, own, in_string)
+        if stripped.startswith(("def ", "async def ", "class ")):
+            return False  # a try around a definition does not guard what runs when it is called
+    return False
+
+
+def _try_catches(text: str, pos: int, indent: int, in_string: Callable[[int], bool]) -> bool:
+    for n, (_, _, line) in enumerate(_code_lines_after(text, pos, in_string)):
+        if n > 2000:
+            break
+        own = _indent_of(line)
+        if own > indent:
+            continue
+        stripped = line.strip()
+        if own < indent or not stripped.startswith("except"):
+            return False
+        clause = stripped[len("except"):].split(":", 1)[0]
+        if not clause.strip().strip("*").strip() or set(re.findall(r"[A-Za-z_]\w*", clause)) & _OPTIONAL_ERRORS:
+            return True
+    return False
+
+
+def _type_checking_blocks(text: str, in_string: Callable[[int], bool]) -> list[tuple[int, int]]:
+    """Where the bodies of ``if TYPE_CHECKING:`` are. A body ends at the first code line
+    indented no deeper than its ``if``; in valid Python it cannot end later, so an import after
+    it is never taken for a type-checking one."""
+    blocks = []
+    for match in _TYPE_CHECKING_IF.finditer(text):
+        if in_string(match.start()):
+            continue
+        if match.group(2).split("#", 1)[0].strip():  # if TYPE_CHECKING: import x
+            blocks.append((match.start(2), match.end()))
+            continue
+        indent = len(match.group(1).expandtabs())
+        end = len(text)
+        for start, _, line in _code_lines_after(text, match.end(), in_string):
+            if len(line[: _indent_of(line)].expandtabs()) <= indent:
+                end = start
+                break
+        blocks.append((match.end(), end))
+    return blocks
+
+
+def _call_text(text: str, start: int, open_paren: int) -> str | None:
+    """The source of a call from its name to its closing parenthesis, strings respected."""
+    depth = 0
+    i = open_paren
+    n = min(len(text), open_paren + 20000)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    return None
+                j += 1
+            i = j + len(quote)
+            continue
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+        i += 1
+    return None
+
+
+def _call_sites(text: str, names: set[str]) -> list[int]:
+    """Where calls to ``names`` start (the dotted name before them included), in order."""
+    found = set()
+    for name in names:
+        pos = text.find(name)
+        while pos >= 0:
+            end = pos + len(name)
+            while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                end += 1  # exec -> execvp, spawn -> spawnlp
+            if end < len(text) and text[end] == "(" and not (pos and (text[pos - 1].isalnum() or text[pos - 1] == "_")):
+                start = pos
+                while start and (text[start - 1].isalnum() or text[start - 1] in "_."):
+                    start -= 1
+                found.add((start, end))
+            pos = text.find(name, pos + 1)
+    return sorted(found)
+
+
+def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: Callable[[int], bool]) -> list[Use]:
+    """Uses in the call sites that run programs or import by name (see ``_CALLS_BY_MODULE``)."""
+    names = {n for n in _ALWAYS_CALLS if n in text}
+    for module in modules & _CALLS_BY_MODULE.keys():
+        names.update(_CALLS_BY_MODULE[module])
+    if not names:
+        return []
+    uses: list[Use] = []
+    line, counted = first_line, 0
+    for start, paren in _call_sites(text, names):
+        if in_string(start):
+            continue
+        line += text.count("\n", counted, start)
+        counted = start
+        source = _call_text(text, start, paren)
+        if source is None:
+            raise _Uncertain
+        try:
+            node = ast.parse(source, mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            raise _Uncertain from None
+        if isinstance(node, ast.Call):
+            reader = _TreeReader(path, line)
+            reader.use = _at_line(reader, line)  # type: ignore[method-assign]
+            reader._call(node, optional=False)
+            uses += reader.uses
+    return uses
+
+
+def _at_line(reader: _TreeReader, line: int) -> Callable[..., None]:
+    def use(kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
+            subnames: tuple[str, ...] = ()) -> None:
+        reader.uses.append(Use(kind, name, reader.path, line, how, optional, subnames))
+    return use
+
+
+def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[int], bool]) -> list[Use]:
+    uses = []
+    for match in _PYTEST_PLUGINS.finditer(text):
+        if in_string(match.start()):
+            continue
+        value = _call_text(text, match.end(), match.end()) if text[match.end() : match.end() + 1] in "([" else None
+        if value is None:
+            value = text[match.end() :].split("\n", 1)[0]
+        try:
+            parsed = ast.literal_eval(value.strip())
+        except (SyntaxError, ValueError):
+            raise _Uncertain from None
+        names = [parsed] if isinstance(parsed, str) else list(parsed) if isinstance(parsed, (list, tuple)) else []
+        line = first_line + text.count("\n", 0, match.start())
+        uses += [Use(MODULE, n, path, line, "pytest_plugins") for n in names if isinstance(n, str) and _DOTTED.match(n)]
+    return uses
+
+
+def read_lines(
+    text: str, path: str, first_line: int = 1, spans: list[tuple[int, int]] | None = None, *, strict: bool = False
+) -> list[Use]:
+    """Uses found line by line (see the module docstring).
+
+    ``strict``: raise :class:`_Uncertain` instead of guessing (the caller then uses the syntax
+    tree). Without it, strings that cannot be told apart are read as code: more, never less."""
+    if spans is None:
+        try:
+            spans = _triple_quoted_spans(text)
+        except _Uncertain:
+            if strict:
+                raise
+            spans = []
+    starts = [s for s, _ in spans]
+
+    def in_string(pos: int) -> bool:
+        if not starts:
+            return False
+        k = bisect.bisect_right(starts, pos) - 1
+        return k >= 0 and spans[k][0] <= pos < spans[k][1]
+
+    typing_blocks = _type_checking_blocks(text, in_string) if "TYPE_CHECKING" in text else []
+    may_be_optional: bool | None = None  # does the file catch ImportError at all? asked once
+    uses: list[Use] = []
+    line = first_line
+    counted = 0
+    for match in _KEYWORD.finditer(text):
+        pos = match.start()
+        if pos and (text[pos - 1].isalnum() or text[pos - 1] in "_."):
+            if not (text[pos - 1] == "c" and text.startswith("import", pos) and (pos < 2 or not (
+                    text[pos - 2].isalnum() or text[pos - 2] in "_."))):
+                continue  # "reimport", "x.from": not the keyword
+            pos -= 1  # cimport
+        line_start = text.rfind("\n", 0, pos) + 1
+        before = text[line_start:pos]
+        head = before.rstrip()
+        if head and head[-1] not in ";:":
+            continue  # inside a statement: "yield from x", "from a import b" seen at "import"
+        if starts and in_string(pos):
+            continue
+        line += text.count("\n", counted, pos)
+        counted = pos
+        indent = _indent_of(before)
+        if (indent or head) and may_be_optional is None:
+            may_be_optional = any(word in text for word in _OPTIONAL_MARKERS)
+        if not may_be_optional:
+            optional = False
+        elif head:  # after ";" or ":" on the same line: "try: import x"
+            line_end = text.find("\n", pos)
+            optional = bool(re.match(r"try\s*:", head[indent:] if len(head) > indent else head.strip())) and _try_catches(
+                text, len(text) if line_end < 0 else line_end, indent, in_string)
+            optional = optional or (indent > 0 and _optional_context(text, line_start, indent, in_string))
+        else:
+            optional = indent > 0 and _optional_context(text, line_start, indent, in_string)
+        kind = TYPING if typing_blocks and any(a <= pos < b for a, b in typing_blocks) else MODULE
+        if text.startswith("from", pos):
+            found = _FROM.match(text, pos)
+            if not found:
+                continue
+            module = found.group(1)
+            if module.startswith(".") or not _DOTTED.match(module):
+                continue
+            clause = _statement_end(text, found.end())
+            subnames = tuple(n for n in _names(clause) if n != "*")
+            uses.append(Use(kind, module, path, line, "from" if found.group(2) == "import" else "cimport", optional,
+                            subnames))
+        else:
+            how = "cimport" if text[pos] == "c" else "import"
+            for name in _names(_statement_end(text, match.end())):
+                uses.append(Use(kind, name, path, line, how, optional))
+    modules = {u.name.split(".", 1)[0] for u in uses}
+    try:
+        uses += _calls(text, path, first_line, modules, in_string)
+        if "pytest_plugins" in text:
+            uses += _pytest_plugins(text, path, first_line, in_string)
+    except _Uncertain:
+        if strict:
+            raise
+    return uses
+
+
+def named_strings(text: str) -> set[str]:
+    """Quoted strings that look like module names (and database drivers in URLs such as
+    ``"postgresql+psycopg2://..."``). Only names: the line of the few that turn out to name a
+    package is found later by :func:`locate`, which is cheaper than counting lines for all."""
+    names = set(_NAMED_STRING.findall(text))
+    if "://" in text:
+        names.update(_DIALECT.findall(text))
+    return {n for n in names if len(n) > 1 and not n.endswith(".") and ".." not in n}
+
+
+def locate(name: str, path: str) -> int:
+    """The line where ``name`` is first written in the file at ``path`` (0 if not found)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return 0
+    for needle in (f'"{name}"', f"'{name}'", name):
+        pos = text.find(needle)
+        if pos >= 0:
+            return text.count("\n", 0, pos) + 1
+    return 0
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def scan_python(text: str, path: str, first_line: int = 1) -> tuple[list[Use], list[ScanProblem]]:
+    """Uses in Python source. Never raises: a file that does not parse is read line by line and
+    reported."""
+    try:
+        return read_lines(text, path, first_line, strict=True), []
+    except _Uncertain:
+        pass
+    try:
+        tree = ast.parse(text, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        problem = ScanProblem(path, f"is not valid Python 3{where}; its imports were read line by line")
+        return read_lines(text, path, first_line), [problem]
+    return read_tree(tree, path, first_line), []
+
+
+def scan_python_snippet(code: str, path: str, line: int) -> list[Use]:
+    """``python -c CODE``, a heredoc, a notebook cell: uses, whatever the code's state."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return read_lines(code, path, line)
+    return read_tree(tree, path, line)
+
+
+def scan_cython(text: str, path: str) -> tuple[list[Use], list[ScanProblem]]:
+    """``.pyx``/``.pxd``: ``import`` and ``cimport`` lines (the syntax tree cannot read Cython)."""
+    return read_lines(text, path), []
+
+
+# -- notebooks ---------------------------------------------------------------------------------
+
+_CELL_MAGIC_SHELL = re.compile(r"^%%(?:bash|sh|script\s+(?:ba)?sh|system)\b")
+_CELL_MAGIC_R = re.compile(r"^%%R\b")
+
+
+def _cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _code_cells(data: dict) -> Iterator[tuple[int, str]]:
+    if isinstance(data.get("cells"), list):
+        cells = data["cells"]
+    elif isinstance(data.get("worksheets"), list):  # nbformat 3
+        cells = [c for w in data["worksheets"] if isinstance(w, dict) for c in w.get("cells", ())]
+    else:
+        cells = []
+    for number, cell in enumerate(cells, start=1):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = _cell_source(cell) if "source" in cell else str(cell.get("input", ""))
+            yield number, source
+
+
+def notebook_language(data: dict) -> str:
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    for key in ("kernelspec", "language_info"):
+        info = meta.get(key) if isinstance(meta.get(key), dict) else {}
+        language = info.get("language") or (info.get("name") if key == "language_info" else None)
+        if isinstance(language, str) and language:
+            return language.lower()
+    return "python"
+
+
+def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], set[str]]:
+    """Code cells (Python, or R for R kernels), ``!command`` lines and ``%%bash`` cells, and the
+    kernel the notebook runs on. A cell that does not parse is read line by line."""
+    from .rlang import r_uses
+
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        problem = ScanProblem(path, "is not valid notebook JSON; its imports were read line by line")
+        code = text.replace("\\n", "\n").replace('\\"', '"')
+        return read_lines(code, path), [problem], named_strings(code)
+    if not isinstance(data, dict):
+        return [], [ScanProblem(path, "is not a notebook (its JSON is not an object); skipped")], set()
+    uses: list[Use] = []
+    names: set[str] = set()
+    problems: list[ScanProblem] = []
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    kernelspec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
+    language = notebook_language(data)
+    if isinstance(kernelspec.get("name"), str) and kernelspec["name"]:
+        uses.append(Use(KERNEL, kernelspec["name"], path, 0, "kernelspec"))
+    for number, source in _code_cells(data):
+        where = f"{path}[cell {number}]"
+        stripped = source.lstrip()
+        if _CELL_MAGIC_SHELL.match(stripped):
+            uses += shell_uses(stripped.split("\n", 1)[1] if "\n" in stripped else "", where, "notebook %%bash",
+                               first_line=2, python=scan_python_snippet)
+            continue
+        if language == "r" or _CELL_MAGIC_R.match(stripped):
+            uses += r_uses(source, where)
+            continue
+        if stripped.startswith("%%"):
+            first, _, body = source.partition("\n")
+            if not re.match(r"^\s*%%(?:time|timeit|capture|prun|writefile|html|markdown|latex|javascript|js|svg)\b", first):
+                continue  # another language's cell magic
+            if re.match(r"^\s*%%(?:writefile|html|markdown|latex|javascript|js|svg)\b", first):
+                continue
+            source = "\n" + body
+        lines = source.split("\n")
+        for i, line in enumerate(lines):
+            content = line.lstrip()
+            shell = None
+            if content.startswith("!"):
+                shell = content[1:]
+            else:
+                assigned = re.match(r"^[\w, ]+=\s*!(.*)$", content)
+                if assigned:
+                    shell = assigned.group(1)
+            if shell is not None:
+                uses += shell_uses(shell, where, "notebook !", first_line=i + 1, python=scan_python_snippet)
+                lines[i] = ""
+            elif content.startswith("%"):
+                magic = re.match(r"^%(?:system|sx)\s+(.*)$", content)
+                if magic:
+                    uses += shell_uses(magic.group(1), where, "notebook %system", first_line=i + 1)
+                lines[i] = ""
+            elif content.endswith("?") and not content.startswith("#"):
+                lines[i] = ""  # obj? / obj?? help
+        code = "\n".join(lines)
+        names |= named_strings(code)
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            at = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+            problems.append(ScanProblem(where, f"is not valid Python{at}; its imports were read line by line"))
+            uses += read_lines(code, where)
+            continue
+        uses += read_tree(tree, where)
+    return uses, problems, names
