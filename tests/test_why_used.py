@@ -340,11 +340,13 @@ def test_the_summary_reads_at_a_glance(inst, run, tmp_path):
     text = " ".join(out.split())
     assert "numpy 1.26.4 py311_0" in text
     assert "asked for no: needed by 3 of the 4 packages you asked for (pandas, scikit-learn, torch)" in text
-    assert "pandas 2.2.1 → numpy >=1.22.4 requested: pandas" in text
-    assert "torch 2.3.0 (pypi) → numpy pip, requested" in text
+    assert "1. pandas 2.2.1 → numpy >=1.22.4 (requested: pandas)" in text
+    assert "3. torch 2.3.0 (pypi) → numpy (pip, requested)" in text
     assert "1 more path (4 in all); --all-paths lists every one" in text
     assert "would break without it 4 packages: pandas, scikit-learn, scipy, torch" in text
     assert "main.py:2 import numpy" in text
+    code, out, _ = run("pandas", "-n", "sci", "--app", str(write_app(tmp_path / "again")))
+    assert "analysis.ipynb[cell 2]:3 import pandas" in " ".join(out.split())  # brackets are not markup
     assert all(line == line.rstrip() for line in out.splitlines())
     assert "broken.py" in err and "Traceback" not in err
 

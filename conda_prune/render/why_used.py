@@ -120,7 +120,7 @@ def _links_table(links: tuple[Link, ...], everything: bool) -> Any:
     table.add_column(style="dim")
     shown = links if everything else links[:FAN]
     for link in shown:
-        table.add_row(_node(link.parent, link.parent_version, link.parent_kind), spec_text(link.spec))
+        table.add_row(Text(_node(link.parent, link.parent_version, link.parent_kind)), Text(spec_text(link.spec)))
     if len(links) > len(shown):
         return Group(table, Text(f"… and {len(links) - len(shown)} more; --all-paths lists them", style="dim"))
     return table
@@ -157,11 +157,13 @@ def roots_line(report: WhyUsedReport) -> str:
 
 
 def _paths_table(e: Explanation) -> Table:
-    table = Table.grid(padding=(0, 2))
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", justify="right")
     table.add_column()
-    table.add_column(style="dim")
-    for path in e.paths:
-        table.add_row(chain_text(path, e.package), Text(path.root.description))
+    for number, path in enumerate(e.paths, start=1):
+        text = chain_text(path, e.package)
+        text.append(f"  ({path.root.description})", style="dim")
+        table.add_row(Text(f"{number}."), text)
     return table
 
 
@@ -219,7 +221,7 @@ def _sites(sites: tuple[ImportSite, ...], report: WhyUsedReport) -> Any:
     table.add_column(overflow="fold")
     table.add_column(style="dim")
     for site in sites:
-        table.add_row(site.location, site.statement)
+        table.add_row(Text(site.location), Text(site.statement))
     return table
 
 
@@ -237,7 +239,7 @@ def _environments(uses: tuple[EnvironmentUse, ...], shared: dict[str, tuple[str,
             where = f"{use.cache_entry} (shared by {len(shared[use.cache_entry])} environments)"
         else:
             where = f"{use.cache_entry} (this environment only)"
-        table.add_row(use.prefix, f"{use.version} {use.build}", where)
+        table.add_row(Text(use.prefix), Text(f"{use.version} {use.build}"), Text(where))
     conda = [u for u in uses if u.kind == "conda" and u.cache_entry]
     entries = {u.cache_entry for u in conda}
     if len(conda) > 1:
