@@ -430,3 +430,22 @@ def test_through_real_conda(inst):
     assert len(missing.stderr.strip().splitlines()) == 1
     assert missing.stderr.startswith(f"pytorch is not installed in {prefix}; did you mean torch")
     assert snapshot(prefix) == before
+
+
+def test_a_long_fan_is_summarised_with_a_count_unless_all_paths(inst, run):
+    inst.package("base", "1.0", "0")
+    users = [f"user{i:02d}" for i in range(12)]
+    for user in users:
+        inst.package(user, "1.0", "0", depends=["base >=1"])
+    prefix = inst.create_env("fan", users)
+    code, out, _ = run("base", "-p", str(prefix))
+    text = " ".join(out.split())
+    assert code == 0
+    assert "8. user07 1.0 → base >=1 (requested: user07)" in text and "user08 1.0 →" not in text
+    assert "… 4 more paths (12 in all); --all-paths lists every one" in text
+    assert "… and 4 more; --all-paths lists them" in text
+    _, out, _ = run("base", "-p", str(prefix), "--tree")
+    assert "… and 4 more; --all-paths shows them" in out
+    _, out, _ = run("base", "-p", str(prefix), "--all-paths")
+    text = " ".join(out.split())
+    assert "12. user11 1.0 → base >=1 (requested: user11)" in text and "--all-paths" not in text, text

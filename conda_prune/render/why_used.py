@@ -226,26 +226,24 @@ def _sites(sites: tuple[ImportSite, ...], report: WhyUsedReport) -> Any:
 
 
 def _environments(uses: tuple[EnvironmentUse, ...], shared: dict[str, tuple[str, ...]]) -> Any:
-    table = Table.grid(padding=(0, 2))
-    table.add_column()
-    table.add_column()
-    table.add_column(style="dim")
+    lines: list[Text] = []
     for use in uses:
         if use.kind == "pypi":
             where = "installed by pip"
         elif use.cache_entry is None:
             where = "cache entry unknown"
         elif use.cache_entry in shared:
-            where = f"{use.cache_entry} (shared by {len(shared[use.cache_entry])} environments)"
+            where = f"from {use.cache_entry} (shared by {len(shared[use.cache_entry])} environments)"
         else:
-            where = f"{use.cache_entry} (this environment only)"
-        table.add_row(Text(use.prefix), Text(f"{use.version} {use.build}"), Text(where))
+            where = f"from {use.cache_entry} (this environment only)"
+        lines.append(Text(f"{use.prefix}  {use.version} {use.build}", overflow="fold"))
+        lines.append(Text(f"  {where}", style="dim", overflow="fold"))
     conda = [u for u in uses if u.kind == "conda" and u.cache_entry]
     entries = {u.cache_entry for u in conda}
     if len(conda) > 1:
-        verdict = "all share one cache entry" if len(entries) == 1 else f"{_plural(len(entries), 'cache entry', 'cache entries')}"
-        return Group(table, Text(f"{_plural(len(uses), 'environment')}; {verdict}", style="dim"))
-    return table
+        verdict = "all share one cache entry" if len(entries) == 1 else _plural(len(entries), "cache entry", "cache entries")
+        lines.append(Text(f"{_plural(len(uses), 'environment')}; {verdict}"))
+    return Group(*lines)
 
 
 def not_found_line(item: NotFound, report: WhyUsedReport) -> str:
@@ -278,13 +276,19 @@ def _graph(report: WhyUsedReport) -> DependencyGraph:
 def render_tree(report: WhyUsedReport, console: Console) -> None:
     """Each package at the top, what needs it below, and so on up to what was asked for.
 
-    A package is expanded once; later mentions say "see above", so cycles end and the tree stays
-    the size of the graph."""
+    The tree is built in the order it is printed, and a package is expanded where it first
+    appears; later mentions say "see above", so cycles end and the tree stays the size of the
+    graph."""
     graph = _graph(report)
     console.print(roots_line(report), soft_wrap=True)
     roots_by_key: dict[str, list[Root]] = {}
     for root in report.roots.roots:
         roots_by_key.setdefault(root.key, []).append(root)
+
+    def needed_by(key: str) -> list:
+        edges = sorted(graph.parents.get(key, ()), key=lambda edge: (edge.parent, edge.spec))
+        return edges if report.all_paths else edges[:FAN]
+
     for e in report.explanations:
         key = e.package.key
         label = Text(package_label(e.package), style="bold cyan")
@@ -292,25 +296,27 @@ def render_tree(report: WhyUsedReport, console: Console) -> None:
             label.append(f"  [{roots_by_key[key][0].description}]", style="green")
         tree = Tree(label)
         expanded = {key}
-        todo: list[tuple[Tree, str]] = [(tree, key)]
-        while todo:
-            branch, child = todo.pop(0)
-            edges = sorted(graph.parents.get(child, ()), key=lambda edge: (edge.parent, edge.spec))
-            shown = edges if report.all_paths else edges[:FAN]
-            for edge in shown:
-                parent = graph.nodes[edge.parent]
-                text = Text(_node(parent.name, parent.version, parent.kind))
-                text.append(f" needs {edge.spec}", style="dim")
-                if edge.parent in roots_by_key:
-                    text.append(f"  [{roots_by_key[edge.parent][0].description}]", style="green")
-                if edge.parent in expanded:
-                    text.append("  (see above)", style="dim italic")
-                    branch.add(text)
-                    continue
-                expanded.add(edge.parent)
-                todo.append((branch.add(text), edge.parent))
-            if len(edges) > len(shown):
-                branch.add(Text(f"… and {len(edges) - len(shown)} more; --all-paths shows them", style="dim"))
+        stack = [(tree, key, iter(needed_by(key)))]
+        while stack:
+            branch, child, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                stack.pop()
+                hidden = len(graph.parents.get(child, ())) - len(needed_by(child))
+                if hidden > 0:
+                    branch.add(Text(f"… and {hidden} more; --all-paths shows them", style="dim"))
+                continue
+            parent = graph.nodes[edge.parent]
+            text = Text(_node(parent.name, parent.version, parent.kind))
+            text.append(f" needs {edge.spec}", style="dim")
+            if edge.parent in roots_by_key:
+                text.append(f"  [{roots_by_key[edge.parent][0].description}]", style="green")
+            if edge.parent in expanded:
+                text.append("  (see above)", style="dim italic")
+                branch.add(text)
+                continue
+            expanded.add(edge.parent)
+            stack.append((branch.add(text), edge.parent, iter(needed_by(edge.parent))))
         console.print()
         print_trimmed(console, tree)
 
