@@ -1,9 +1,272 @@
-"""``conda prune -n ENV --app PATH``: not available yet."""
+"""``conda prune -n ENV --app PATH``: remove the packages an application never uses.
+
+A short pipeline: check the arguments, scan the application, read the environment, plan, show;
+then export, or ask and remove through conda's own transaction, check what remains, and
+optionally prune the package caches. The decisions are all in :mod:`conda_prune.env_prune`.
+"""
 
 from __future__ import annotations
 
-from ..exceptions import UsageError
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, RefusedForSafety, UsageError
+from ..locations import Locations
+from .options import RunOptions, target_prefix
+from .output import Output
+
+#: problems listed one per line before the rest are summed up (all of them with -v)
+SHOWN_PROBLEMS = 10
 
 
-def execute_env_prune(args, options, output, locations) -> int:
-    raise UsageError("conda prune --app is not available in this version; only the package-cache prune is")
+def _check_arguments(args: argparse.Namespace) -> list[Path]:
+    for flag, default in (("search_path", []), ("keep_latest", 0), ("tarballs", False), ("ignore_unreachable", False)):
+        if getattr(args, flag, default) not in (default, None):
+            raise UsageError(f"--{flag.replace('_', '-')} only applies to the cache prune (without --app)")
+    if not isinstance(getattr(args, "name", None), str) and not isinstance(getattr(args, "prefix", None), str):
+        raise UsageError("with --app, name the environment to prune: -n NAME or -p PATH")
+    apps = []
+    for raw in args.app:
+        path = Path(raw).expanduser()
+        if not os.path.lexists(path):
+            raise UsageError(f"--app {raw}: no such file or folder; nothing was removed")
+        apps.append(path)
+    return apps
+
+
+def _self_hosting(prefix: Path, locations: Locations, standalone: bool) -> bool:
+    """Is this the base environment, or the one running conda (and this command)?"""
+    homes = {sys.prefix}
+    if locations.root_prefix is not None:
+        homes.add(str(locations.root_prefix))
+    if not standalone:
+        from conda.base.context import context
+
+        homes |= {context.root_prefix, context.conda_prefix}
+    real = os.path.realpath(prefix)
+    return any(os.path.realpath(h) == real for h in homes if h)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    target = path.expanduser()
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"--export {path}: cannot write it ({exc.strerror or exc}); nothing was removed") from None
+
+
+def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str]) -> tuple[int | None, str]:
+    """What the cache prune would free once ``dists`` are gone from ``prefix``, when the cache
+    prune can be asked that before the removal."""
+    try:
+        import inspect
+
+        from ..cache_prune import plan_cache_prune
+    except ImportError:
+        return None, "The cache prune is not available in this version."
+    if "extra_removed_prefix_records" not in inspect.signature(plan_cache_prune).parameters:
+        return None, "What the cache prune frees after the removal is measured once the packages are gone."
+    plan = plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)})  # type: ignore[call-arg]
+    return plan.freed_bytes, ""
+
+
+def _remove_with_conda(prefix: Path, names: list[str], standalone: bool) -> None:
+    """Unlink the packages offline with conda's transaction, recording ``remove_specs`` in the
+    history as ``conda remove`` would (without a solver: nothing else is touched)."""
+    from conda.base.context import context, reset_context
+
+    if standalone:
+        reset_context()  # conda's own reading of .condarc and CONDA_* variables
+    from conda.core.link import PrefixSetup, UnlinkLinkTransaction
+    from conda.core.prefix_data import PrefixData
+    from conda.models.match_spec import MatchSpec
+
+    data = PrefixData(str(prefix), interoperability=False)
+    data.reload()
+    data.assert_not_frozen()
+    records = []
+    for name in names:
+        record = data.get(name, None)
+        if record is None:
+            raise RefusedForSafety(f"{name} is no longer installed in {prefix} (changed meanwhile?); nothing was removed")
+        records.append(record)
+    setup = PrefixSetup(
+        target_prefix=str(prefix),
+        unlink_precs=tuple(records),
+        link_precs=(),
+        remove_specs=tuple(MatchSpec(name) for name in names),
+        update_specs=(),
+        neutered_specs=(),
+    )
+    if context.dry_run:  # pragma: no cover - the caller never gets here in a dry run
+        raise RefusedForSafety("dry run: nothing was removed")
+    UnlinkLinkTransaction(setup).execute()
+
+
+def _confirm(output: Output, options: RunOptions, question: str) -> bool:
+    """Ask as conda asks (Enter means yes), except that the end of input is never a yes: a
+    closed or empty stdin must not delete anything. ``--json`` without ``--yes`` refuses."""
+    if options.yes or options.json:
+        return output.confirm(question)
+    while True:
+        output.out.print(f"{question} ([y]/n)? ", end="", markup=False, highlight=False)
+        output.out.file.flush()
+        try:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+        except (OSError, ValueError):
+            line = ""
+        if not line:
+            output.out.print()
+            return False
+        answer = line.strip().lower()
+        if answer in ("", "y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        output.out.print(f"Invalid choice: {answer}", markup=False, highlight=False)
+
+
+def _warn_problems(output: Output, problems: list[str], verbose: int) -> None:
+    shown = problems if verbose else problems[:SHOWN_PROBLEMS]
+    for problem in shown:
+        output.warn(problem)
+    if len(problems) > len(shown):
+        output.warn(f"... and {len(problems) - len(shown)} more problem(s) (-v lists them all)")
+
+
+def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
+    from ..appscan import scan_app
+    from ..env_prune import (
+        EnvPruneReport,
+        bytes_leaving,
+        bytes_per_package,
+        keep_patterns_unmatched,
+        lean_environment,
+        plan_env_prune,
+        unsatisfied,
+    )
+    from ..locations import conda_importable
+    from ..records import is_environment, read_environment
+    from ..render.env_prune import render_export, render_plan, render_removal, report_json
+
+    apps = _check_arguments(args)
+    prefix = Path(target_prefix(args, locations) or "")
+    if not is_environment(prefix):
+        raise EnvironmentNotFound(f"{prefix} is not an environment (it has no conda-meta/history); check -n/-p")
+    export = getattr(args, "export", None)
+    removing = not options.dry_run and not export
+    if removing and options.standalone and not conda_importable():
+        raise UsageError(
+            "removing packages needs conda (its transaction records the removal in the history), and conda "
+            "is not importable here; use --dry-run to see what is unused, or --export FILE for a lean environment.yml"
+        )
+
+    with output.progress("reading the application") as bar:
+        scan = scan_app(apps, progress=lambda done, total: bar.update("reading the application", done, total))
+    env = read_environment(prefix)
+    plan = plan_env_prune(
+        env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
+        self_hosting=_self_hosting(prefix, locations, options.standalone),
+    )
+    for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
+        output.warn(f"--keep {pattern!r} matches no package of {prefix}")
+    _warn_problems(output, plan.problems, options.verbosity)
+    if plan.dynamic and options.json:
+        output.warn(f"{len(plan.dynamic)} import(s) by computed name: what they load cannot be known (see dynamic_imports)")
+
+    removable = plan.removable
+    report = EnvPruneReport(
+        plan=plan,
+        freed=bytes_leaving(env, [v.key for v in removable]),
+        package_bytes=bytes_per_package(env, [v.key for v in removable]),
+        dry_run=options.dry_run,
+    )
+    if removable and not export:
+        dists = [r.dist for r in env.records if f"conda:{r.name}" in {v.key for v in removable}]
+        report.cache_after, report.cache_note = _cache_prune_after(locations, prefix, dists)
+
+    if export:
+        report.export_path = str(export)
+        report.export_text = lean_environment(plan, env, "base" if prefix == locations.root_prefix else None)
+        if not options.dry_run:
+            _write_atomically(Path(export), report.export_text)
+            report.export_written = True
+        if options.json:
+            output.emit_json(report_json(report))
+        else:
+            render_plan(report, output.out, verbose=options.verbosity)
+            render_export(report, output.out)
+        return EXIT_OK
+
+    if options.dry_run or not removable:
+        if options.json:
+            output.emit_json(report_json(report))
+        else:
+            render_plan(report, output.out, verbose=options.verbosity)
+            if removable:
+                output.out.print("\nDry run: nothing was removed.")
+        return EXIT_OK
+
+    if not options.json:
+        render_plan(report, output.out, verbose=options.verbosity)
+    if plan.doubts:
+        more = "" if len(plan.doubts) == 1 else f" (and {len(plan.doubts) - 1} more)"
+        raise RefusedForSafety(f"nothing was removed: {plan.doubts[0]}{more}")
+    if plan.frozen:
+        raise RefusedForSafety(
+            f"nothing was removed: {prefix} is frozen (conda-meta/frozen marks it as not to be changed)"
+        )
+    names = [v.name for v in removable]
+    if not _confirm(output, options, f"Remove {len(names)} package{'s' if len(names) != 1 else ''} from {prefix}"):
+        output.info("Nothing was removed.")
+        return EXIT_NOT_FOUND
+
+    _remove_with_conda(prefix, names, options.standalone)
+    report.removed = names
+    after = read_environment(prefix)
+    report.unsatisfied_after = unsatisfied(after, env)
+    report.cache_after, report.cache_note = None, ""
+    _cache_prune_now(args, options, output, locations, report)
+
+    if options.json:
+        output.emit_json(report_json(report))
+    else:
+        render_removal(report, output.out)
+    for u in report.unsatisfied_after:
+        if not u.before:
+            output.warn(str(u))
+    return EXIT_OK
+
+
+def _cache_prune_now(
+    args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations, report: EnvPruneReport
+) -> None:
+    """After the removal: what the cache prune would now free, or (``--with-cache``) do it."""
+    try:
+        from ..cache_prune import execute_plan, plan_cache_prune
+        from ..render.cache_report import plan_json, render_result
+    except ImportError:
+        report.cache_note = "The cache prune is not available in this version."
+        return
+    with output.progress("reading the package caches") as bar:
+        plan = plan_cache_prune(locations, progress=bar.update)
+    if not getattr(args, "with_cache", False):
+        report.cache_after = plan.freed_bytes
+        return
+    if plan.blockers:
+        report.cache_note = f"The package caches were left alone: {plan.blockers[0]}"
+        report.cache_prune = plan_json(plan, dry_run=True)
+        return
+    with output.progress("removing unused cache entries") as bar:
+        result = execute_plan(plan, locations, (), bar.update)
+    report.cache_prune = plan_json(plan, dry_run=False, result=result)
+    if not options.json:
+        output.out.print()
+        render_result(result, output.out)

@@ -1,0 +1,231 @@
+"""How ``conda prune -n ENV --app PATH`` looks: tables for people, a stable JSON document for
+programs, both built from the same :class:`~conda_prune.env_prune.EnvPruneReport`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..cli.output import human_bytes
+from ..env_prune import KEPT, NEEDED, UNUSED, USED, EnvPruneReport, Verdict
+
+_STATUS_STYLE = {USED: "green", NEEDED: "cyan", KEPT: "blue", UNUSED: "yellow"}
+#: evidence sites shown per package (all of them with -vv)
+SHOWN_EVIDENCE = 3
+
+
+def _counts(report: EnvPruneReport) -> str:
+    plan = report.plan
+    n = {s: len(plan.with_status(s)) for s in (USED, NEEDED, KEPT, UNUSED)}
+    total = len(plan.verdicts)
+    return (
+        f"{total} package{'s' if total != 1 else ''}: {n[USED]} used by the application, "
+        f"{n[NEEDED]} needed by those, {n[KEPT]} kept by rule, {n[UNUSED]} unused"
+    )
+
+
+def _why(v: Verdict, verbose: int) -> Text:
+    text = Text(v.reason)
+    if v.status == USED and len(v.evidence) > 1:
+        limit = len(v.evidence) if verbose > 1 else SHOWN_EVIDENCE
+        for e in v.evidence[1:limit]:
+            text.append(f"\n{e}", style="dim")
+        if len(v.evidence) > limit:
+            text.append(f"\n... and {len(v.evidence) - limit} more (-vv shows all)", style="dim")
+    if v.optional_only:
+        text.append("\nonly optional imports (guarded by except ImportError)", style="dim")
+    if v.status in (NEEDED, KEPT) and len(v.needed_by) > 1:
+        text.append("\n" + " -> ".join(v.needed_by), style="dim")
+    for caution in v.cautions:
+        text.append(f"\ncaution: {caution}", style="yellow")
+    return text
+
+
+def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -> None:
+    plan = report.plan
+    apps = ", ".join(plan.apps)
+    cached = f", {plan.files_cached} unchanged since the last scan" if plan.files_cached else ""
+    files = f"{plan.files_scanned} file{'s' if plan.files_scanned != 1 else ''}"
+    console.print(f"Application: [bold]{apps}[/bold] ({files} read{cached})")
+    console.print(f"Environment: [bold]{plan.prefix}[/bold]: {_counts(report)}")
+    if plan.skipped_environments and verbose:
+        for folder in plan.skipped_environments:
+            console.print(f"  [dim]not read: {folder} is an environment, not application code[/dim]")
+
+    shown = plan.verdicts if verbose else plan.unused
+    if verbose:
+        table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column in ("package", "version", "status", "why"):
+            table.add_column(column, overflow="fold")
+        for v in shown:
+            table.add_row(
+                v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version,
+                Text(v.status, style=_STATUS_STYLE[v.status]), _why(v, verbose),
+            )
+        console.print()
+        console.print(table)
+
+    unused = plan.unused
+    console.print()
+    if not unused:
+        console.print("[green]Nothing unused:[/green] the application needs every package of this environment.")
+    else:
+        removable = [v for v in unused if v.removable]
+        console.print(
+            f"[bold]Unused[/bold] ({len(unused)} package{'s' if len(unused) != 1 else ''}"
+            + (f", {human_bytes(report.freed.freed)} leave the environment now" if removable else "")
+            + "):"
+        )
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column, justify in (("package", "left"), ("version", "left"), ("build", "left"), ("frees now", "right"),
+                                ("why", "left")):
+            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        for v in unused:
+            frees = human_bytes(report.package_bytes.get(v.key, 0)) if v.removable else "-"
+            table.add_row(v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees, _why(v, verbose))
+        console.print(table)
+        _render_bytes(report, console)
+
+    if plan.missing:
+        console.print()
+        console.print("[bold]Imported but not installed[/bold] (the application will fail where it imports them):")
+        for m in plan.missing:
+            where = ", ".join(m.sites[:3]) + (f" and {len(m.sites) - 3} more" if len(m.sites) > 3 else "")
+            note = " [dim](optional: guarded by except ImportError)[/dim]" if m.optional else ""
+            console.print(f"  {m.module}{note}: {where}", highlight=False)
+    if plan.dynamic:
+        console.print()
+        console.print(
+            f"[yellow]{len(plan.dynamic)} import(s) by computed name[/yellow]: what they load cannot be known; "
+            "--keep the packages they need"
+        )
+        for use in plan.dynamic[: (None if verbose else 5)]:
+            console.print(f"  {use.how}({use.name}) at {use.location}", highlight=False)
+        if not verbose and len(plan.dynamic) > 5:
+            console.print(f"  [dim]... and {len(plan.dynamic) - 5} more (-v shows all)[/dim]")
+    if verbose and plan.typing_only:
+        console.print()
+        console.print("[dim]Imports only under TYPE_CHECKING (not uses at run time):[/dim]")
+        for use in plan.typing_only:
+            console.print(f"  [dim]{use.name} at {use.location}[/dim]", highlight=False)
+
+
+def _render_bytes(report: EnvPruneReport, console: Console) -> None:
+    freed = report.freed
+    if not any(v.removable for v in report.plan.unused):
+        return
+    line = f"{human_bytes(freed.freed)} leave the environment now"
+    if freed.shared:
+        line += (
+            f"; {human_bytes(freed.shared)} of their files are also linked from the package cache or another "
+            "environment and stay on disk until those go"
+        )
+    console.print(f"\n{line}.", highlight=False)
+    if report.cache_after is not None:
+        console.print(
+            f"After the removal, the cache prune would free {human_bytes(report.cache_after)} "
+            "(conda prune, or --with-cache to do both in one run).", highlight=False,
+        )
+    elif report.cache_note:
+        console.print(report.cache_note, highlight=False)
+
+
+def render_export(report: EnvPruneReport, console: Console) -> None:
+    if report.export_text is None:
+        return
+    console.print()
+    if report.export_written:
+        console.print(f"Wrote [bold]{report.export_path}[/bold]: a lean environment.yml of what the application uses.")
+    else:
+        console.print(f"Would write [bold]{report.export_path}[/bold] (dry run):")
+        console.print(report.export_text, markup=False, highlight=False, end="")
+
+
+def render_removal(report: EnvPruneReport, console: Console) -> None:
+    console.print()
+    n = len(report.removed)
+    console.print(f"Removed {n} package{'s' if n != 1 else ''} from {report.plan.prefix}.", highlight=False)
+    broken = report.unsatisfied_after or []
+    remaining = len(report.plan.verdicts) - n
+    if not broken:
+        console.print(
+            f"[green]Dependency check:[/green] each of the {remaining} remaining packages has what it requires.",
+            highlight=False,
+        )
+    else:
+        new = [u for u in broken if not u.before]
+        style = "red" if new else "yellow"
+        console.print(f"[{style}]Dependency check: {len(broken)} requirement(s) not satisfied[/{style}]")
+        for u in broken:
+            console.print(f"  {u}", highlight=False)
+    if report.cache_after is not None:
+        console.print(
+            f"The cache prune would now free {human_bytes(report.cache_after)}: run conda prune "
+            "(or pass --with-cache next time).", highlight=False,
+        )
+    elif report.cache_note:
+        console.print(report.cache_note, highlight=False)
+
+
+def _verdict_json(v: Verdict, report: EnvPruneReport) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": v.name,
+        "version": v.version,
+        "build": v.build,
+        "kind": v.kind,
+        "status": v.status,
+        "reason": v.reason,
+        "evidence": [{"kind": e.kind, "detail": e.detail, "location": e.location} for e in v.evidence],
+        "needed_by": list(v.needed_by),
+        "cautions": list(v.cautions),
+        "removable": v.removable,
+        "optional_only": v.optional_only,
+    }
+    if v.removable:
+        data["bytes_freed_now"] = report.package_bytes.get(v.key, 0)
+    return data
+
+
+def report_json(report: EnvPruneReport) -> dict[str, Any]:
+    """The JSON document: every list sorted, the same keys whatever happened."""
+    plan = report.plan
+    return {
+        "prefix": str(plan.prefix),
+        "apps": list(plan.apps),
+        "dry_run": report.dry_run,
+        "files_scanned": plan.files_scanned,
+        "files_cached": plan.files_cached,
+        "packages": [_verdict_json(v, report) for v in sorted(plan.verdicts, key=lambda v: (v.name, v.kind))],
+        "unused": sorted(v.name for v in plan.unused),
+        "removable": sorted(v.name for v in plan.removable),
+        "missing_modules": [
+            {"module": m.module, "sites": list(m.sites), "optional": m.optional} for m in plan.missing
+        ],
+        "dynamic_imports": [{"expression": u.name, "call": u.how, "location": u.location} for u in plan.dynamic],
+        "type_checking_only": sorted({u.name for u in plan.typing_only}),
+        "skipped_environments": sorted(plan.skipped_environments),
+        "problems": sorted(plan.problems),
+        "doubts": sorted(plan.doubts),
+        "frozen": plan.frozen,
+        "bytes": {
+            "leave_environment_now": report.freed.freed,
+            "shared_with_cache_or_other_environments": report.freed.shared,
+            "cache_prune_after": report.cache_after,
+            "cache_prune_note": report.cache_note,
+        },
+        "export": None if report.export_text is None else {
+            "path": report.export_path, "written": report.export_written, "content": report.export_text,
+        },
+        "removed": sorted(report.removed),
+        "dependency_check": {
+            "checked": report.unsatisfied_after is not None,
+            "unsatisfied": [
+                {"package": u.package, "requirement": u.requirement, "already_before": u.before}
+                for u in report.unsatisfied_after or []
+            ],
+        },
+        "cache_prune": report.cache_prune,
+    }
