@@ -76,7 +76,10 @@ def scan_file(file: AppFile) -> FileResult:
     shown = file.shown
     try:
         with open(file.path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(2)
+            if file.kind == walk.SCRIPT and raw != b"#!":
+                return [], [], set()  # a file without extension that is not a script
+            raw += fh.read()
     except OSError as exc:
         return [], [ScanProblem(shown, f"cannot be read ({exc.strerror}); what it uses is unknown", True)], set()
     uses: list[Use] = []

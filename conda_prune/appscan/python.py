@@ -676,6 +676,19 @@ def _code_cells(data: dict) -> Iterator[tuple[int, str]]:
             yield number, source
 
 
+def _json_strings(text: str) -> str:
+    """The string values of broken JSON, one after the other: a notebook's code lines, each on
+    its own line, whatever broke the document around them."""
+    parts = []
+    for literal in re.findall(r'"(?:[^"\\\n]|\\.)*"', text):
+        try:
+            value = json.loads(literal)
+        except ValueError:
+            continue
+        parts.append(value if value.endswith("\n") else value + "\n")
+    return "".join(parts)
+
+
 def notebook_language(data: dict) -> str:
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     for key in ("kernelspec", "language_info"):
@@ -695,7 +708,7 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
         data = json.loads(text)
     except (ValueError, RecursionError):
         problem = ScanProblem(path, "is not valid notebook JSON; its imports were read line by line")
-        code = text.replace("\\n", "\n").replace('\\"', '"')
+        code = _json_strings(text)
         return read_lines(code, path), [problem], named_strings(code)
     if not isinstance(data, dict):
         return [], [ScanProblem(path, "is not a notebook (its JSON is not an object); skipped")], set()

@@ -27,7 +27,7 @@ YAML = "yaml"
 CONFIG = "config"
 PROCFILE = "procfile"
 JENKINS = "jenkins"
-SCRIPT = "script"  # no extension: read its #! line to know
+SCRIPT = "script"  # no extension: a script if it starts with #! (LICENSE, VERSION do not)
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".bzr", "__pycache__", "node_modules", ".tox", ".nox", ".mypy_cache",
@@ -168,8 +168,6 @@ def _walk_tree(root: Path, shown: str, walk: Walk) -> None:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
-            if kind == SCRIPT and not (st.st_mode & 0o111):
-                continue  # not executable: a data file without extension (LICENSE, VERSION)
             if st.st_size > MAX_BYTES:
                 walk.problems.append(ScanProblem(
                     _shown(shown, rel), f"is {st.st_size // 2**20} MiB; too big for code, not scanned"))
