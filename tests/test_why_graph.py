@@ -147,3 +147,18 @@ def test_count_paths_of_a_huge_fan_is_exact_and_quick():
 @pytest.mark.parametrize("roots", [set(), {"conda:nothing"}], ids=["no-roots", "unknown-root"])
 def test_distances_to_roots_without_roots_are_empty(roots):
     assert graph_of(DIAMOND).distances_to_roots(roots) == {}
+
+
+def test_constrains_are_reported_apart_and_never_make_a_path(tmp_path):
+    from conda_prune.why import REQUESTED, Root, RootSet, explain_package
+
+    records = [
+        CondaRecord(prefix=PREFIX, dist="app-1.0-0", name="app", version="1.0", build="0", depends=("numpy",)),
+        CondaRecord(prefix=PREFIX, dist="arrow-15-0", name="arrow", version="15", build="0", constrains=("numpy <2",)),
+        CondaRecord(prefix=PREFIX, dist="numpy-1.26.4-0", name="numpy", version="1.26.4", build="0"),
+    ]
+    graph = DependencyGraph.build(EnvironmentData(prefix=PREFIX, records=records))
+    roots = RootSet((Root("conda:app", "app", REQUESTED, "app"), Root("conda:arrow", "arrow", REQUESTED, "arrow")), True)
+    numpy = explain_package(graph, "conda:numpy", roots, tmp_path)
+    assert [(c.parent, c.spec, c.kind) for c in numpy.constrained_by] == [("arrow", "numpy <2", "constrains")]
+    assert [p.root.name for p in numpy.paths] == ["app"] and numpy.would_break == ("app",)
