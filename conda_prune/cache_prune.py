@@ -598,7 +598,14 @@ def execute_plan(
             grew = _links_grew([t for _, t in done], d.stats, cache.real)
             if fresh or grew:
                 for original, trashed in reversed(done):
-                    os.rename(trashed, cache.real / original.name)
+                    slot = cache.real / original.name
+                    if not os.path.lexists(slot):
+                        os.rename(trashed, slot)
+                        continue
+                    try:  # extracted again meanwhile: environments link from that copy, not this one
+                        remove_tree(trashed, cache.real / TRASH_DIR)
+                    except OSError:
+                        pass  # the next run finishes it
                 why = grew or f"an environment started using it during the prune ({fresh[0].prefix})"
                 result.restored.append((d, why))
                 moved.remove((d, done))
