@@ -490,6 +490,10 @@ def _move_to_trash(cache: PackageCache, path: Path) -> Path:
     trash.mkdir(exist_ok=True)
     source = cache.real / path.name  # never a path outside the cache, whatever was recorded
     target = trash / _trash_name(path)
+    st = os.lstat(source)
+    mine = hasattr(os, "geteuid") and st.st_uid == os.geteuid()
+    if mine and stat.S_ISDIR(st.st_mode) and not st.st_mode & stat.S_IWUSR:
+        os.chmod(source, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)  # moving a folder rewrites its '..'
     os.rename(source, target)
     return target
 
