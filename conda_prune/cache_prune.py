@@ -540,9 +540,9 @@ def _complete(item: Path) -> bool:
     try:
         with open(item / "info" / "paths.json", "rb") as fh:
             listed = [p["_path"] for p in json.load(fh)["paths"]]
+        return (item / "info" / "index.json").is_file() and all(os.path.lexists(item / p) for p in listed)
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return (item / "info" / "index.json").is_file() and all(os.path.lexists(item / p) for p in listed)
 
 
 def _current_users(locations: Locations, search_paths: Iterable[Path], caches: list[PackageCache]) -> _ReferenceIndex:
