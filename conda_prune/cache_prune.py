@@ -19,6 +19,7 @@ when every one of its hardlinks is among what is removed.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -488,6 +489,8 @@ def _move_to_trash(cache: PackageCache, path: Path) -> Path:
     where conda would link from."""
     trash = cache.real / TRASH_DIR
     trash.mkdir(exist_ok=True)
+    if trash.is_symlink() or not trash.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder (a symlink?)", str(trash))
     source = cache.real / path.name  # never a path outside the cache, whatever was recorded
     target = trash / _trash_name(path)
     st = os.lstat(source)
@@ -501,7 +504,7 @@ def _move_to_trash(cache: PackageCache, path: Path) -> Path:
 def remove_tree(path: Path, boundary: Path) -> None:
     """Delete ``path`` bottom-up without ever following a symlink, and only inside ``boundary``."""
     real_parent = os.path.realpath(path.parent)
-    if not (real_parent + os.sep).startswith(os.path.realpath(boundary) + os.sep):
+    if os.path.islink(boundary) or not (real_parent + os.sep).startswith(os.path.realpath(boundary) + os.sep):
         raise OSError(f"refusing to delete {path}: outside {boundary}")
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):

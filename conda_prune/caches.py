@@ -117,6 +117,13 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
     for item in sorted(listing, key=lambda e: e.name):
         name = item.name
         if name == TRASH_DIR:
+            if item.is_symlink() or not item.is_dir(follow_symlinks=False):
+                # what a prune moves there is deleted: never through a link to somewhere else
+                cache.problems.append(Problem(Path(item.path), (
+                    "is not a folder (a symlink?); conda-prune deletes what it moves there, so it "
+                    "removes nothing from this cache. Delete that link (not what it points to) and rerun")))
+                cache.read_only = f"holds a {TRASH_DIR} that is not a folder"
+                continue
             try:
                 cache.leftovers = sorted(Path(p.path) for p in os.scandir(item.path))
             except OSError as exc:
