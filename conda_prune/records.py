@@ -121,10 +121,14 @@ def split_dist(dist: str) -> tuple[str, str, str]:
 def is_environment(prefix: Path) -> bool:
     """conda's own test: a folder with ``conda-meta/history`` (or any record) is an environment."""
     meta = prefix / "conda-meta"
-    if (meta / "history").is_file():
-        return True
     try:
+        if (meta / "history").is_file():
+            return True
         return any(name.endswith(".json") for name in os.listdir(meta))
+    except PermissionError:
+        # a conda-meta we may not read is still an environment, one whose packages are unknown:
+        # read_conda_meta reports it, and the cache prune refuses to guess
+        return os.path.isdir(meta)
     except OSError:
         return False
 
