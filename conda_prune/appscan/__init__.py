@@ -160,10 +160,10 @@ PARALLEL_BYTES = 8 * 1024 * 1024
 
 
 def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
-    """Scan files: on every core when there is much to read and ``fork`` is safe (Linux, no
+    """Scan files: on the idle cores when there is much to read and ``fork`` is safe (Linux, no
     threads), giving packed results; otherwise in this process, giving uses."""
     size = sum(f.size for f in files)
-    workers = min(os.cpu_count() or 1, 8)
+    workers = _idle_cores()
     if workers > 1 and size >= PARALLEL_BYTES and _can_fork():
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -186,6 +186,17 @@ def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | li
             return
     for file in files:
         yield file, scan_file(file)
+
+
+def _idle_cores() -> int:
+    """Cores a scan can have: this one, plus those the load average leaves idle (on a busy
+    machine a second process only adds its own start-up and the copying of results)."""
+    cores = min(os.cpu_count() or 1, 8)
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 1
+    return max(1, min(cores, 1 + int(cores - busy)))
 
 
 def _can_fork() -> bool:

@@ -274,6 +274,10 @@ def _triple_quoted_spans(text: str) -> list[tuple[int, int]]:
             continue
         line_start = text.rfind("\n", 0, pos) + 1
         before = text[line_start:pos]
+        if not before or before.isspace():  # the usual docstring
+            quote = match.group()
+            opened_at = pos
+            continue
         if before.lstrip().startswith("#"):
             continue  # a comment line ("#     \"\"\"doc" in commented-out code)
         if "'" in before or '"' in before:  # "ID", True, """doc""": simple strings are fine
