@@ -369,11 +369,16 @@ def _collect_evidence(
         elif use.kind == LIBRARY:
             owners = providers.libraries.get(library_name(use.name), set())
             evidence.add(owners & graph.nodes.keys(), Evidence(LIBRARY, use.describe(), use.location), use.optional)
+    distributions = _distribution_names(env)
     for name, files in scan.names.items():
-        top = name.split(".")[0]
-        if top in providers.stdlib or top in _COMMON_WORDS or top not in providers.modules:
-            continue
-        owners = module_owners(providers.modules, name) & graph.nodes.keys()
+        if "-" in name:  # a distribution name: importlib.metadata.version("scikit-learn")
+            owners = {distributions[normalize_pip_name(name)]} if normalize_pip_name(name) in distributions else set()
+        else:
+            top = name.split(".")[0]
+            if top in providers.stdlib or top in _COMMON_WORDS or top not in providers.modules:
+                continue
+            owners = module_owners(providers.modules, name)
+        owners &= graph.nodes.keys()
         if owners:
             where = files[0] if files else ""
             evidence.add(owners, Evidence(NAMED, f"names {name!r}", where))
@@ -382,6 +387,12 @@ def _collect_evidence(
         for top, uses in sorted(missing.items())
     ]
     return evidence, missing_modules, dynamic, typing_only
+
+
+def _distribution_names(env: EnvironmentData) -> dict[str, str]:
+    """Normalized names of the Python distributions (pip's and conda's dist-infos) -> graph keys."""
+    record_names = {r.dist: r.name for r in env.records}
+    return {dist.normalized_name: _owner_key(dist, record_names) for dist in env.pip}
 
 
 # -- plugins loaded by name -----------------------------------------------------------------------

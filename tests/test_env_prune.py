@@ -124,6 +124,10 @@ EVIDENCE_CASES = [
                  id="named-string"),
     pytest.param({"nb.ipynb": json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3"}}})},
                  "ipykernel", "notebook kernel python3", id="kernel"),
+    pytest.param({"nb.ipynb": json.dumps({"cells": [], "metadata": {}})}, "ipykernel", "notebook kernel python3",
+                 id="default-kernel"),
+    pytest.param({"a.py": "from importlib.metadata import version\nv = version('scikit-image')\n"}, "scikit-image",
+                 "names 'scikit-image'", id="distribution-name"),
 ]
 
 

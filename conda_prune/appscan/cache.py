@@ -20,7 +20,7 @@ from typing import Any
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
-SCANNER_VERSION = 4
+SCANNER_VERSION = 5
 
 
 def default_cache_dir() -> Path:

@@ -43,7 +43,7 @@ _KEYWORD = re.compile(r"(?:from|import)[ \t]")  # plain, so the regex engine sca
 _FROM = re.compile(r"from[ \t]+(\.*[\w.]*)[ \t]+(c?import)\b")
 _SIMPLE_STRINGS = re.compile(r"[rRbBuUfF]{0,2}(?:\"[^\"\\\n]*\"|'[^'\\\n]*')")
 _TRIPLE = re.compile(r"\"\"\"|'''")
-_NAMED_STRING = re.compile(r"""["']([A-Za-z_][\w.]*)["']""")
+_NAMED_STRING = re.compile(r"""["']([A-Za-z_][\w.-]*)["']""")
 _DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 _OPTIONAL_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
@@ -600,13 +600,14 @@ def read_lines(
 
 
 def named_strings(text: str) -> set[str]:
-    """Quoted strings that look like module names (and database drivers in URLs such as
-    ``"postgresql+psycopg2://..."``). Only names: the line of the few that turn out to name a
+    """Quoted strings that look like module names, or distribution names (``"scikit-learn"`` in
+    ``importlib.metadata.version("scikit-learn")``), and database drivers in URLs such as
+    ``"postgresql+psycopg2://..."``. Only names: the line of the few that turn out to name a
     package is found later by :func:`locate`, which is cheaper than counting lines for all."""
     names = set(_NAMED_STRING.findall(text))
     if "://" in text:
         names.update(_DIALECT.findall(text))
-    return {n for n in names if len(n) > 1 and not n.endswith(".") and ".." not in n}
+    return {n for n in names if len(n) > 1 and n[-1] not in ".-" and ".." not in n and not ("-" in n and "." in n)}
 
 
 def locate(name: str, path: str) -> int:
@@ -724,6 +725,8 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
     language = notebook_language(data)
     if isinstance(kernelspec.get("name"), str) and kernelspec["name"]:
         uses.append(Use(KERNEL, kernelspec["name"], path, 0, "kernelspec"))
+    else:  # Jupyter's default kernel for the notebook's language
+        uses.append(Use(KERNEL, "ir" if language == "r" else "python3", path, 0, "default kernel"))
     for number, source in _code_cells(data):
         where = f"{path}[cell {number}]"
         stripped = source.lstrip()
