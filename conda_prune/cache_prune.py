@@ -418,7 +418,7 @@ def plan_cache_prune(
     problems += discovery.problems
     blockers: list[str] = []
     if not ignore_unreachable:
-        blockers += [m.advice for m in discovery.unreachable]
+        blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
     index = _read_references(caches, discovery, problems, blockers, progress)
     if ignore_unreachable:
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]

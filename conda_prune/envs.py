@@ -52,6 +52,8 @@ class Discovery:
     environments: list[FoundEnvironment] = field(default_factory=list)
     missing: list[MissingEnvironment] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # places that hold or list environments but cannot be read: what those use is unknown
+    doubts: list[str] = field(default_factory=list)
 
     @property
     def prefixes(self) -> list[Path]:
@@ -109,6 +111,21 @@ def _search(root: Path, depth: int, found: list[Path], problems: list[Problem]) 
         _search(Path(child), depth - 1, found, problems)
 
 
+def _doubt(path: Path, what: str) -> str:
+    return f"cannot read {path}: {what} unknown. Fix its permissions, or pass --ignore-unreachable to prune anyway."
+
+
+def _unreadable(path: Path) -> bool | None:
+    """True: exists but may not be read; None: missing (or a symlink loop); False: readable."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return None
+    return not os.access(path, os.R_OK | os.X_OK)
+
+
 def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discovery:
     result = Discovery()
     seen: dict[str, None] = {}
@@ -120,19 +137,30 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
         seen[key] = None
         result.environments.append(FoundEnvironment(Path(os.path.abspath(prefix)), how))
 
+    def doubt(path: Path, what: str) -> None:
+        key = _key(path)
+        if key not in seen:
+            seen[key] = None
+            result.doubts.append(_doubt(path, what))
+
     if locations.root_prefix is not None and is_environment(locations.root_prefix):
         add(locations.root_prefix, "root prefix")
     for registry in locations.environments_txt:
         prefixes, problem = read_environments_txt(registry)
         if problem:
             result.problems.append(problem)
+            doubt(registry, "the environments it lists are")
         for prefix in prefixes:
             if is_environment(prefix):
                 add(prefix, f"registered in {registry}")
-            elif not prefix.exists():
+                continue
+            state = _unreadable(prefix)
+            if state is None:
                 parent = prefix.parent
-                reachable = parent.is_dir() and os.access(parent, os.R_OK | os.X_OK)
+                reachable = os.path.isdir(parent) and os.access(parent, os.R_OK | os.X_OK)
                 result.missing.append(MissingEnvironment(prefix, registry, unreachable=not reachable))
+            elif state:
+                doubt(prefix, f"the packages of this environment (listed in {registry}) are")
     for envs_dir in locations.envs_dirs:
         try:
             with os.scandir(envs_dir) as it:
@@ -141,10 +169,13 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
             continue
         except OSError as exc:
             result.problems.append(Problem(envs_dir, f"cannot be listed ({exc.strerror}); its environments are not scanned"))
+            doubt(envs_dir, "the environments in it are")
             continue
         for child in children:
             if is_environment(Path(child)):
                 add(Path(child), f"in envs dir {envs_dir}")
+            elif _unreadable(Path(child)):
+                doubt(Path(child), "the packages of what may be an environment are")
     for root in search_paths:
         found: list[Path] = []
         _search(Path(root), SEARCH_DEPTH, found, result.problems)
