@@ -441,7 +441,7 @@ def _plugins(env: EnvironmentData, providers: Providers, graph: DependencyGraph)
             consumers = _consumers(group)
             if consumers:
                 shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-                plugins.append(_Plugin(key, frozenset(consumers), f"entry point {group} ({shown})"))
+                plugins.append(_Plugin(key, frozenset(consumers), f"entry point {group}: {shown}"))
     for consumer, keys in providers.plugin_files.items():
         for key in keys:
             if key in graph.nodes:

@@ -52,6 +52,8 @@ class Use:
                 text = f"from {self.name} import {shown}"
             elif self.how in ("import", "cimport"):
                 text = f"{self.how} {self.name}"
+            elif self.how.endswith(" -m") or self.how == "pytest -p":
+                text = f"{self.how} {self.name}"
             else:
                 text = f"{self.name} ({self.how})" if self.how else self.name
             return text + (" (optional)" if self.optional else "")

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..cli.output import human_bytes
-from ..env_prune import KEPT, NEEDED, UNUSED, USED, EnvPruneReport, Verdict
+from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
 
 _STATUS_STYLE = {USED: "green", NEEDED: "cyan", KEPT: "blue", UNUSED: "yellow"}
 #: evidence sites shown per package (all of them with -vv)
@@ -27,8 +27,8 @@ def _counts(report: EnvPruneReport) -> str:
     )
 
 
-def _why(v: Verdict, verbose: int) -> Text:
-    text = Text(v.reason)
+def _why(v: Verdict, verbose: int, *, unused_table: bool = False) -> Text:
+    text = Text("" if unused_table and v.reason == UNUSED_REASON else v.reason)
     if v.status == USED and len(v.evidence) > 1:
         limit = len(v.evidence) if verbose > 1 else SHOWN_EVIDENCE
         for e in v.evidence[1:limit]:
@@ -37,10 +37,12 @@ def _why(v: Verdict, verbose: int) -> Text:
             text.append(f"\n... and {len(v.evidence) - limit} more (-vv shows all)", style="dim")
     if v.optional_only:
         text.append("\nonly optional imports (guarded by except ImportError)", style="dim")
-    if v.status in (NEEDED, KEPT) and len(v.needed_by) > 1:
+    if v.status in (NEEDED, KEPT) and len(v.needed_by) > 2:
         text.append("\n" + " -> ".join(v.needed_by), style="dim")
     for caution in v.cautions:
         text.append(f"\ncaution: {caution}", style="yellow")
+    if text.plain.startswith("\n"):
+        text = text[1:]
     return text
 
 
@@ -77,15 +79,17 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
         console.print(
             f"[bold]Unused[/bold] ({len(unused)} package{'s' if len(unused) != 1 else ''}"
             + (f", {human_bytes(report.freed.freed)} leave the environment now" if removable else "")
-            + "):"
+            + f"): {UNUSED_REASON}",
+            highlight=False,
         )
         table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
         for column, justify in (("package", "left"), ("version", "left"), ("build", "left"), ("frees now", "right"),
-                                ("why", "left")):
+                                ("notes", "left")):
             table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for v in unused:
             frees = human_bytes(report.package_bytes.get(v.key, 0)) if v.removable else "-"
-            table.add_row(v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees, _why(v, verbose))
+            table.add_row(v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees,
+                          _why(v, verbose, unused_table=True))
         console.print(table)
         _render_bytes(report, console)
 
