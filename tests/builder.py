@@ -317,7 +317,9 @@ class Installation:
             (info / "REQUESTED").write_text("")
         (info / "top_level.txt").write_text("\n".join(sorted({m.split('.')[0] for m in modules})) + "\n")
         rel_info = info.relative_to(site).as_posix()
-        record = [f"{p},sha256=x,1" for p in written] + [f"{rel_info}/{f}" + ",," for f in ("METADATA", "INSTALLER", "RECORD", "top_level.txt")]
+        record = [_record_line(site, p) for p in written]
+        record += [_record_line(site, f"{rel_info}/{f}") for f in ("METADATA", "INSTALLER", "top_level.txt")]
+        record.append(f"{rel_info}/RECORD,,")
         (info / "RECORD").write_text("\n".join(record) + "\n")
         return info
 
@@ -391,6 +393,16 @@ class Installation:
             environments_txt=(self.home / ".conda" / "environments.txt",),
             keep=tuple(keep),
         )
+
+
+def _record_line(site: Path, rel: str) -> str:
+    """A RECORD line as pip writes it: path, urlsafe-base64 sha256 without padding, size."""
+    import base64
+    import hashlib
+
+    data = (site / rel).read_bytes()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{rel},sha256={digest},{len(data)}"
 
 
 def python() -> str:
