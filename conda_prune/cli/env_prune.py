@@ -12,11 +12,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, RefusedForSafety, UsageError
 from ..locations import Locations
 from .options import RunOptions, target_prefix
 from .output import Output
+
+if TYPE_CHECKING:
+    from ..cache_prune import PruneResult
+    from ..env_prune import EnvPruneReport
 
 #: problems listed one per line before the rest are summed up (all of them with -v)
 SHOWN_PROBLEMS = 10
@@ -191,6 +196,8 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     if removable and not export:
         dists = [r.dist for r in env.records if f"conda:{r.name}" in {v.key for v in removable}]
         report.cache_after, report.cache_note = _cache_prune_after(locations, prefix, dists)
+        if report.cache_after is None and getattr(args, "with_cache", False):
+            report.cache_note = "With --with-cache, the package caches are pruned right after the removal."
 
     if export:
         report.export_path = str(export)
@@ -233,12 +240,17 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     after = read_environment(prefix)
     report.unsatisfied_after = unsatisfied(after, env)
     report.cache_after, report.cache_note = None, ""
-    _cache_prune_now(args, options, output, locations, report)
+    cache_result = _cache_prune_now(args, output, locations, report)
 
     if options.json:
         output.emit_json(report_json(report))
     else:
         render_removal(report, output.out)
+        if cache_result is not None:
+            from ..render.cache_report import render_result
+
+            output.out.print()
+            render_result(cache_result, output.out)
     for u in report.unsatisfied_after:
         if not u.before:
             output.warn(str(u))
@@ -246,27 +258,26 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
 
 
 def _cache_prune_now(
-    args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations, report: EnvPruneReport
-) -> None:
-    """After the removal: what the cache prune would now free, or (``--with-cache``) do it."""
+    args: argparse.Namespace, output: Output, locations: Locations, report: EnvPruneReport
+) -> PruneResult | None:
+    """After the removal: what the cache prune would now free, or (``--with-cache``) do it and
+    return its result."""
     try:
         from ..cache_prune import execute_plan, plan_cache_prune
-        from ..render.cache_report import plan_json, render_result
+        from ..render.cache_report import plan_json
     except ImportError:
         report.cache_note = "The cache prune is not available in this version."
-        return
+        return None
     with output.progress("reading the package caches") as bar:
         plan = plan_cache_prune(locations, progress=bar.update)
     if not getattr(args, "with_cache", False):
         report.cache_after = plan.freed_bytes
-        return
+        return None
     if plan.blockers:
         report.cache_note = f"The package caches were left alone: {plan.blockers[0]}"
         report.cache_prune = plan_json(plan, dry_run=True)
-        return
+        return None
     with output.progress("removing unused cache entries") as bar:
         result = execute_plan(plan, locations, (), bar.update)
     report.cache_prune = plan_json(plan, dry_run=False, result=result)
-    if not options.json:
-        output.out.print()
-        render_result(result, output.out)
+    return result
