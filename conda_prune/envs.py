@@ -126,6 +126,13 @@ def _unreadable(path: Path) -> bool | None:
     return not os.access(path, os.R_OK | os.X_OK)
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: not an environment, and no reason to skip its siblings
+        return False
+
+
 def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discovery:
     result = Discovery()
     seen: dict[str, None] = {}
@@ -164,7 +171,7 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
     for envs_dir in locations.envs_dirs:
         try:
             with os.scandir(envs_dir) as it:
-                children = sorted(e.path for e in it if e.is_dir())
+                children = sorted(e.path for e in it if _is_dir(e))
         except FileNotFoundError:
             continue
         except OSError as exc:
