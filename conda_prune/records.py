@@ -253,7 +253,7 @@ def read_conda_meta(prefix: Path, *, with_files: bool = True) -> EnvironmentData
                         )
                 continue
             reason = parsed
-        env.problems.append(Problem(path, f"{reason}; {_REPAIR}"))
+        env.problems.append(Problem(path, f"{reason}; {_REPAIR.replace('NAME', split_dist(file_name[:-5])[0])}"))
         env.unreadable.append(file_name[: -len(".json")])
     return env
 
