@@ -450,7 +450,7 @@ def plan_cache_prune(
         d.stats = _merge_stats(d.paths, real_of[d.entry.cache])
         if d.stats.errors:
             d.action, d.code, d.paths = KEEP, UNREADABLE, []
-            d.reason = f"could not read all of it ({d.stats.errors[0].message}); nothing deleted"
+            d.reason = f"could not read all of it ({d.stats.errors[0].message}); nothing deleted. Make it readable to prune it"
             d.evidence = str(d.stats.errors[0].path)
     progress("measuring unused entries", len(removals), len(removals))
     _check_outside_links(removals)

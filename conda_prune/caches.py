@@ -110,7 +110,7 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
         with os.scandir(real) as it:
             listing = list(it)
     except OSError as exc:
-        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped"))
+        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it"))
         cache.read_only = f"cannot be listed ({exc.strerror})"
         return cache
     cache.read_only = _read_only_reason(real)
