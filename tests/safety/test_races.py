@@ -1,0 +1,215 @@
+"""An environment created (linked from the cache) while a prune runs.
+
+There is no global lock on package caches, so the prune re-checks after moving entries out of
+conda's sight and puts back what came into use. These cases create a real environment with
+the builder at every point of a prune (deterministically, by wrapping the prune's own steps)
+and concurrently with a prune in a subprocess (at random times, many trials). Whatever the
+timing, the new environment must verify and every cache entry it was linked from (by
+hardlink or symlink) must be in the cache, whole, after the prune and after a rerun.
+
+Trials: ``CONDA_PRUNE_SAFETY_RACE_TRIALS`` (default 20), seeded by ``CONDA_PRUNE_SAFETY_SEED``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from builder import Installation
+from conda_prune import cache_prune
+from conda_prune.cache_prune import execute_plan, plan_cache_prune
+from conda_prune.caches import TRASH_DIR
+
+from .installs import many_files
+from .support import (
+    ME, RACE_TRIALS, SEED, env_fingerprint, incomplete_entries, popen, record, run, trash_items,
+)
+
+pytestmark = pytest.mark.safety
+
+LINKS = ("hardlink", "symlink", "copy")
+
+
+def linked_from(prefix: Path) -> dict[str, str]:
+    """dist -> the cache folder each record of the environment says it was linked from, for
+    records linked by hardlink or symlink (a copy needs no cache)."""
+    out = {}
+    for meta in (prefix / "conda-meta").glob("*.json"):
+        data = json.loads(meta.read_text())
+        link = data.get("link") or {}
+        if link.get("type") in (1, 2):
+            out[meta.stem] = link.get("source") or data.get("extracted_package_dir")
+    return out
+
+
+def check_new_env(inst: Installation, prefix: Path) -> list[str]:
+    """The environment verifies and the entries it was linked from are whole in the cache."""
+    problems = [f"{prefix}: {rel} {v}" for rel, v in env_fingerprint(prefix).items() if v.startswith("MISSING")]
+    for dist, source in linked_from(prefix).items():
+        if not source or not (Path(source) / "info" / "index.json").is_file():
+            problems.append(f"{dist}: the entry it was linked from ({source}) is gone")
+    problems += incomplete_entries(inst.pkgs)
+    return problems
+
+
+def race_installation(root: Path, n: int = 12, files: int = 60) -> Installation:
+    inst = Installation(root)
+    for i in range(n):
+        inst.package(f"pkg{i:02d}", files=many_files(f"pkg{i:02d}", files))
+    inst.package("base-lib", files=many_files("base-lib", files))
+    inst.create_env("existing", ["base-lib"])
+    for i in range(n):
+        inst.extract_to_cache(inst.packages[f"pkg{i:02d}-1.0-0"])
+    inst.add_conda_cache_files()
+    shutil.rmtree(inst.root / "stage")
+    return inst
+
+
+# -- deterministic: the environment appears at each step of the prune ---------------------------
+
+MOMENTS = {
+    "after the plan, before any change": None,
+    "after the move to the trash, before the re-check": "_current_users",
+    "after the re-check, before deleting": "remove_tree",
+    "in the middle of deleting": "remove_tree:2",
+}
+
+
+@pytest.mark.parametrize("link", LINKS)
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_environment_created_at_each_step_of_a_prune(request, workdir: Path, monkeypatch, moment: str, link: str) -> None:
+    inst = race_installation(workdir / "inst", n=4, files=10)
+    targets = ["pkg00", "pkg01"]
+    plan = plan_cache_prune(inst.locations())
+    assert {"pkg00-1.0-0", "pkg01-1.0-0"} <= {d.entry.dist for d in plan.removals}
+    created: list[Path] = []
+
+    def create() -> None:
+        if not created:
+            created.append(inst.create_env("newcomer", targets, link=link))
+
+    where = MOMENTS[moment]
+    if where is None:
+        create()
+    else:
+        name, _, nth = where.partition(":")
+        original = getattr(cache_prune, name)
+        calls = [0]
+
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            calls[0] += 1
+            if calls[0] >= int(nth or 1):
+                create()
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(cache_prune, name, wrapper)
+    result = execute_plan(plan, inst.locations())
+    monkeypatch.undo()
+    assert created, "the environment was never created"
+    problems = check_new_env(inst, created[0])
+    # a rerun finishes whatever is left and still keeps what the newcomer uses
+    code = run(inst, ME, "--yes").code
+    problems += check_new_env(inst, created[0])
+    if trash_items(inst.pkgs):
+        problems.append(f"trash left after the rerun: {trash_items(inst.pkgs)}")
+    if result.restored:
+        what = "its entries put back"
+    elif link == "copy":
+        what = "its entries removed (a copy needs none)"
+    else:
+        what = "linked from a fresh extraction"
+    failed = f", {len(result.failed)} failed" if result.failed else ""
+    record(request, f"environment created {moment}", 1, f"{link}: {what}{failed}, rerun exit {code}")
+    assert not problems, problems
+    assert code == 0
+
+
+# -- concurrent: a prune in a subprocess, an environment created at a random moment ------------
+
+
+def _classify(doc: dict, mine: set[str], link: str, retried: bool) -> str:
+    if retried:
+        return "the install stopped with an error (its source vanished mid-link); a retry worked"
+    planned = {r["entry"] for r in doc.get("remove", [])} & mine
+    if not planned:
+        return "created before the plan: none of its entries planned for removal"
+    if {r["entry"] for r in doc.get("restored", [])} & mine:
+        return "created during the prune: its entries put back"
+    if link == "copy":
+        return "installed by copy: its entries removed, as it needs none"
+    return "created while or after its entries went: extracted again"
+
+
+def test_environment_created_while_a_prune_runs(request, workdir: Path) -> None:
+    inst = race_installation(workdir / "inst")
+    pristine = workdir / "pristine"
+    subprocess.run(["cp", "-a", str(inst.root), str(pristine)], check=True)
+    existing = env_fingerprint(inst.envs_dir / "existing")
+    # when a prune here makes its first change (the trash folder) and how long it takes, to
+    # start most creations around that moment and the rest anywhere
+    t0 = time.monotonic()
+    proc = popen(inst, ME, "--yes")
+    first_change = None
+    while proc.poll() is None:
+        if first_change is None and os.path.lexists(inst.pkgs / TRASH_DIR):
+            first_change = time.monotonic() - t0
+        time.sleep(0.0005)
+    span = time.monotonic() - t0
+    assert proc.returncode == 0 and first_change is not None
+    rng = random.Random(SEED)
+    outcomes: Counter = Counter()
+    failures: list[str] = []
+    for trial in range(RACE_TRIALS):
+        shutil.rmtree(inst.root)
+        subprocess.run(["cp", "-a", str(pristine), str(inst.root)], check=True)
+        specs = rng.sample([f"pkg{i:02d}" for i in range(12)], 3) + (["base-lib"] if rng.random() < 0.3 else [])
+        link = rng.choice(LINKS)
+        proc = popen(inst, ME, "--yes", "--json", stdout=subprocess.PIPE)
+        if rng.random() < 0.7:
+            time.sleep(rng.uniform(max(0.0, first_change - 0.4), first_change))
+        else:
+            time.sleep(rng.uniform(0, span))
+        prefix = inst.prefix_of(f"new{trial}")
+        retried = False
+        try:
+            inst.create_env(prefix, specs, link=link)
+        except Exception as exc:
+            # the prune moved an entry the installer had already chosen: the install stops with
+            # an error naming the file (conda's transaction does the same); what it finished
+            # linking must verify, and a retry must work and be protected
+            if "No such file" not in str(exc):
+                failures.append(f"trial {trial}: install failed: {exc}")
+            if (prefix / "conda-meta").is_dir():
+                broken = [f"{rel} {v}" for rel, v in env_fingerprint(prefix).items() if v.startswith("MISSING")]
+                if broken:
+                    failures.append(f"trial {trial}: the failed install left broken records: {broken[:3]}")
+            proc.communicate(timeout=300)
+            prefix = inst.create_env(inst.prefix_of(f"new{trial}-retry"), specs, link=link)
+            retried = True
+        out, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            failures.append(f"trial {trial}: prune exit {proc.returncode}: {err.decode()[-300:]}")
+            continue
+        mine = {f"{s}-1.0-0" for s in specs}
+        outcomes[_classify(json.loads(out), mine, link, retried)] += 1
+        problems = check_new_env(inst, prefix)
+        rerun = run(inst, ME, "--yes")
+        problems += check_new_env(inst, prefix)
+        if rerun.code != 0 or trash_items(inst.pkgs):
+            problems.append(f"rerun exit {rerun.code}, trash {trash_items(inst.pkgs)}")
+        if env_fingerprint(inst.envs_dir / "existing") != existing:
+            problems.append("the existing environment changed")
+        if problems:
+            failures.append(f"trial {trial} ({link}, {sorted(mine)}): {problems[:3]}")
+    happened = "; ".join(f"{n} {what}" for what, n in outcomes.most_common())
+    record(request, "environment created while `prune --yes` runs (random moment)", RACE_TRIALS, happened)
+    print(happened)
+    assert not failures, "\n".join(failures)
