@@ -269,3 +269,12 @@ def test_with_cache_prunes_the_cache_entries_the_removal_freed(inst) -> None:
     assert not any(e.exists() for e in entries)
     assert (inst.pkgs / "pandas-2.2.2-py311h0").exists()
     assert imports_still_work(prefix, inst.root / "app").stdout.strip() == "ok"
+
+
+def test_dry_run_names_the_doubt_that_would_stop_removal(inst, monkeypatch, capsys) -> None:
+    prefix = demo(inst)
+    (prefix / "conda-meta" / "scipy-1.13.1-py311h0.json").write_text("{truncated")
+    code, out, err = run(inst, monkeypatch, capsys, "-p", str(prefix), "--app", str(inst.root / "app"), "--dry-run")
+    assert code == 0
+    assert "Nothing will be removed while this is in doubt" in out and "scipy-1.13.1-py311h0.json" in out
+    assert any("scipy-1.13.1-py311h0.json" in line and line.startswith("warning:") for line in err.splitlines())

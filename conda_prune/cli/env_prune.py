@@ -183,6 +183,8 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
         output.warn(f"--keep {pattern!r} matches no package of {prefix}")
     _warn_problems(output, plan.problems, options.verbosity)
+    for doubt in plan.doubts:
+        output.warn(doubt)
     if plan.dynamic and options.json:
         output.warn(f"{len(plan.dynamic)} import(s) by computed name: what they load cannot be known (see dynamic_imports)")
 

@@ -93,6 +93,15 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
         console.print(table)
         _render_bytes(report, console)
 
+    if plan.doubts and any(v.removable for v in plan.verdicts):
+        console.print()
+        console.print("[red]Nothing will be removed[/red] while this is in doubt:")
+        for doubt in plan.doubts:
+            console.print(f"  {doubt}", highlight=False, markup=False)
+    if plan.frozen and any(v.removable for v in plan.verdicts):
+        console.print()
+        console.print(f"[red]Nothing will be removed:[/red] {plan.prefix} is frozen (conda-meta/frozen).",
+                      highlight=False)
     if plan.missing:
         console.print()
         console.print("[bold]Imported but not installed[/bold] (the application will fail where it imports them):")
