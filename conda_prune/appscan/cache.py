@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,8 @@ def load(path: Path) -> dict[str, Entry]:
 
 def save(path: Path, root: Path, files: dict[str, Entry]) -> bool:
     """Write atomically (a reader never sees half a file). False when it could not be written."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".appscan-", suffix=".tmp")
