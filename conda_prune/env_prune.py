@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .appscan import (
-    COUNTING,
     DYNAMIC,
     EXECUTABLE,
     KERNEL,

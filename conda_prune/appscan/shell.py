@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 from .types import EXECUTABLE, MODULE, Use
 
@@ -541,14 +541,3 @@ def config_uses(text: str, path: str, python: PythonScanner | None = None) -> li
             continue
         i += 1
     return uses
-
-
-def first_words(commands: Iterable[str]) -> list[str]:
-    """For tests and callers: the program of each command line."""
-    out = []
-    for command in commands:
-        for words in _segments(_tokens(command)):
-            name = program_name(words[0]) if words else None
-            if name:
-                out.append(name)
-    return out

@@ -78,7 +78,10 @@ def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str]) -> 
         return None, "The cache prune is not available in this version."
     if "extra_removed_prefix_records" not in inspect.signature(plan_cache_prune).parameters:
         return None, "What the cache prune frees after the removal is measured once the packages are gone."
-    plan = plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)})  # type: ignore[call-arg]
+    try:
+        plan = plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)})  # type: ignore[call-arg]
+    except (TypeError, ValueError):  # a different shape of that argument: do without the figure
+        return None, "What the cache prune frees after the removal is measured once the packages are gone."
     return plan.freed_bytes, ""
 
 
