@@ -27,7 +27,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,15 +177,19 @@ class _ReferenceIndex:
 
 def _read_references(
     caches: list[PackageCache], discovery: Discovery, problems: list[Problem], blockers: list[str],
-    progress: Progress,
+    progress: Progress, ignore: Mapping[Path, Collection[str]] | None = None,
 ) -> _ReferenceIndex:
     index = _ReferenceIndex(caches)
     envs = discovery.environments
+    ignore = {os.path.realpath(p): set(d) for p, d in (ignore or {}).items()}
     for n, env in enumerate(envs):
         progress("reading environments", n, len(envs))
         data = read_conda_meta(env.prefix, with_files=False)
         problems.extend(data.problems)
+        skipped = ignore.get(os.path.realpath(env.prefix), set())
         for rec in data.records:
+            if rec.dist in skipped:
+                continue  # a what-if: this record is about to be removed
             sources = [("link.source", rec.link_source)] if rec.link_source else []
             if rec.extracted_package_dir:
                 sources.append(("extracted_package_dir", rec.extracted_package_dir))
@@ -356,7 +360,26 @@ def _freed(stats: TreeStats) -> int:
     return stats.dirs_bytes + sum(b for seen, nlink, b, _ in stats.inodes.values() if seen >= nlink)
 
 
-def _check_outside_links(removals: list[Decision]) -> None:
+def _links_that_go(what_if: Mapping[Path, Collection[str]]) -> dict[tuple[int, int], int]:
+    """(dev, ino) -> links in environments whose records a what-if removes along with the entries."""
+    links: dict[tuple[int, int], int] = {}
+    for prefix, dists in what_if.items():
+        data = read_conda_meta(Path(prefix), with_files=True)
+        for rec in data.records:
+            if rec.dist not in dists:
+                continue
+            for rel in rec.files:
+                try:
+                    st = os.lstat(os.path.join(prefix, rel))
+                except OSError:
+                    continue
+                if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                    key = (st.st_dev, st.st_ino)
+                    links[key] = links.get(key, 0) + 1
+    return links
+
+
+def _check_outside_links(removals: list[Decision], also_gone: Mapping[tuple[int, int], int] | None = None) -> None:
     """Keep every entry with a file that has hardlinks outside the whole removal set.
 
     Links inside one entry (two names for one binary) and links between two entries that both
@@ -370,7 +393,7 @@ def _check_outside_links(removals: list[Decision]) -> None:
     }
     while True:
         active = [d for d in removals if d.action == REMOVE and d.stats is not None]
-        seen_total: dict[tuple[int, int], int] = {}
+        seen_total: dict[tuple[int, int], int] = dict(also_gone or {})
         for d in active:
             for key, (seen, _, _, _) in shared[id(d)]:
                 seen_total[key] = seen_total.get(key, 0) + seen
@@ -410,8 +433,13 @@ def plan_cache_prune(
     tarballs: bool = False,
     ignore_unreachable: bool = False,
     progress: Progress = _no_progress,
+    extra_removed_prefix_records: Mapping[Path, Collection[str]] | None = None,
 ) -> CachePlan:
-    """Decide, for every entry of every package cache, whether it goes and why. Reads only."""
+    """Decide, for every entry of every package cache, whether it goes and why. Reads only.
+
+    ``extra_removed_prefix_records`` asks "what if": records (prefix -> dists) treated as already
+    removed, their files' hardlinks as gone, to tell what a cache prune would free after an
+    environment prune. Such a plan is for reporting only, never for :func:`execute_plan`."""
     caches = [scan_cache(p) for p in locations.pkgs_dirs]
     problems: list[Problem] = [p for c in caches for p in c.problems]
     discovery = discover(locations, search_paths)
@@ -419,7 +447,7 @@ def plan_cache_prune(
     blockers: list[str] = []
     if not ignore_unreachable:
         blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
-    index = _read_references(caches, discovery, problems, blockers, progress)
+    index = _read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records)
     if ignore_unreachable:
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
     symlinks = _symlinks_into_caches(discovery, caches, locations, progress)
@@ -453,7 +481,7 @@ def plan_cache_prune(
             d.reason = f"could not read all of it ({d.stats.errors[0].message}); nothing deleted. Make it readable to prune it"
             d.evidence = str(d.stats.errors[0].path)
     progress("measuring unused entries", len(removals), len(removals))
-    _check_outside_links(removals)
+    _check_outside_links(removals, _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else None)
 
     leftovers = []
     for cache in caches:

@@ -296,3 +296,14 @@ def test_read_only_cache_and_foreign_entries_are_left_alone(mixed: Installation,
     doc = json.loads(out.stdout)
     assert doc["remove"] == [] and doc["caches"][0]["read_only"] == "is not writable by you"
     assert (mixed.pkgs / "orphan-1.0-0").exists()
+
+
+def test_what_if_plan_counts_entries_an_environment_prune_would_free(inst: Installation) -> None:
+    inst.package("keepme", size=5_000)
+    inst.package("dropme", size=50_000)
+    prefix = inst.create_env("e", ["keepme", "dropme"])
+    assert decisions(plan_cache_prune(inst.locations()))["dropme-1.0-0"] == ("keep", IN_USE)
+    plan = plan_cache_prune(inst.locations(), extra_removed_prefix_records={prefix: {"dropme-1.0-0"}})
+    got = decisions(plan)
+    assert got["dropme-1.0-0"] == ("remove", UNUSED) and got["keepme-1.0-0"] == ("keep", IN_USE)
+    assert plan.freed_bytes >= 50_000  # the environment's hardlinks go too, so the blocks come back
