@@ -127,7 +127,7 @@ def test_prompt_answers(mixed: Installation, monkeypatch, capsys, tmp_path: Path
     stdin.write_text(answer)
     monkeypatch.setattr("sys.stdin", open(stdin))
     code, out, err = run(mixed, monkeypatch, capsys)
-    assert "Proceed ([y]/n)?" in err
+    assert "Proceed ([y]/n)?" in out
     assert (not (mixed.pkgs / "orphan-1.0-0").exists()) is deleted
     assert code == (0 if deleted else 1)
 

@@ -93,3 +93,12 @@ def test_history_reading_agrees_with_conda(inst: Installation) -> None:
     ours = read_requested_specs(prefix, ["a", "b", "c"]).specs
     theirs = {name: str(spec) for name, spec in History(str(prefix)).get_requested_specs_map().items()}
     assert set(ours) == set(theirs) == {"a", "c"}
+
+
+def test_end_of_input_at_condas_prompt_deletes_nothing(small: Installation) -> None:
+    """conda's own prompt takes a closed stdin as yes; ours does not."""
+    out = conda(small, "prune", stdin=subprocess.DEVNULL)
+    assert "Proceed ([y]/n)?" in out.stdout
+    assert out.returncode == 1 and (small.pkgs / "orphan-1.0-0").exists()
+    out = conda(small, "prune", input="y\n")
+    assert out.returncode == 0 and not (small.pkgs / "orphan-1.0-0").exists()

@@ -119,26 +119,8 @@ def _remove_with_conda(prefix: Path, names: list[str], standalone: bool) -> None
 
 
 def _confirm(output: Output, options: RunOptions, question: str) -> bool:
-    """Ask as conda asks (Enter means yes), except that the end of input is never a yes: a
-    closed or empty stdin must not delete anything. ``--json`` without ``--yes`` refuses."""
-    if options.yes or options.json:
-        return output.confirm(question)
-    while True:
-        output.out.print(f"{question} ([y]/n)? ", end="", markup=False, highlight=False)
-        output.out.file.flush()
-        try:
-            line = sys.stdin.readline() if sys.stdin is not None else ""
-        except (OSError, ValueError):
-            line = ""
-        if not line:
-            output.out.print()
-            return False
-        answer = line.strip().lower()
-        if answer in ("", "y", "yes"):
-            return True
-        if answer in ("n", "no"):
-            return False
-        output.out.print(f"Invalid choice: {answer}", markup=False, highlight=False)
+    """Ask as conda asks; see :meth:`Output.confirm` for why the end of input is never a yes."""
+    return output.confirm(question)
 
 
 def _warn_problems(output: Output, problems: list[str], verbose: int) -> None:

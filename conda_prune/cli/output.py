@@ -51,38 +51,32 @@ class Output:
             self.out.print(message, soft_wrap=True)
 
     def confirm(self, question: str) -> bool:
-        """Ask as conda asks. Under ``--json`` a destructive command needs an explicit ``--yes``:
-        conda's JSON prompt confirms silently, and we never delete on a silent yes."""
+        """Ask as conda asks (Enter means yes), with two differences that protect data:
+        the end of input is never a yes (conda's own prompt takes a closed stdin as yes), and
+        under ``--json`` a destructive command needs an explicit ``--yes`` (conda's JSON
+        prompt confirms silently)."""
         if self.options.yes:
             return True
         if self.options.json:
             raise RefusedForSafety(
                 "refusing to delete under --json without --yes; add --yes to proceed, or --dry-run to only report"
             )
-        if not self.options.standalone:
-            from conda.exceptions import CondaSystemExit, DryRunExit
-            from conda.reporters import confirm_yn
-
-            try:
-                return bool(confirm_yn(f"{question}", default="yes", dry_run=False))
-            except (CondaSystemExit, DryRunExit):
-                return False
-        if not sys.stdin or not sys.stdin.isatty():
-            try:
-                sys.stderr.write(f"{question} ([y]/n)? ")
-                sys.stderr.flush()
-                answer = sys.stdin.readline() if sys.stdin else ""
-            except (OSError, ValueError):
-                return False
-            if not answer:  # end of input is no answer: never a silent yes
-                return False
-            return answer.strip().lower() in ("", "y", "yes")
         while True:
-            answer = input(f"{question} ([y]/n)? ").strip().lower()
+            self.out.print(f"{question} ([y]/n)? ", end="", markup=False, highlight=False)
+            self.out.file.flush()
+            try:
+                line = sys.stdin.readline() if sys.stdin is not None else ""
+            except (OSError, ValueError):
+                line = ""
+            if not line:  # end of input: no answer, so no
+                self.out.print()
+                return False
+            answer = line.strip().lower()
             if answer in ("", "y", "yes"):
                 return True
             if answer in ("n", "no"):
                 return False
+            self.out.print(f"Invalid choice: {answer}", markup=False, highlight=False)
 
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Any]:
