@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .support import ROOT, User, create_user, delete_user, open_parents, rmtree
+from .support import ROOT, User, as_user, create_user, delete_user, open_parents, rmtree
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +19,12 @@ def unprivileged() -> Iterator[User]:
     if user is None:
         pytest.skip("needs root, useradd and setpriv to run the prune as an unprivileged user")
     try:
+        # the prune must run without any capability: root's would pass every permission check
+        probe = subprocess.run(
+            [*as_user(user), sys.executable, "-c", "print(open('/proc/self/status').read())"],
+            capture_output=True, text=True, check=True,
+        )
+        assert "CapEff:\t0000000000000000" in probe.stdout, probe.stdout
         yield user
     finally:
         delete_user(user)
