@@ -164,6 +164,10 @@ def test_environment_created_while_a_prune_runs(request, workdir: Path) -> None:
         time.sleep(0.0005)
     span = time.monotonic() - t0
     assert proc.returncode == 0 and first_change is not None
+    # and how long creating an environment takes: it reaches the cache near its end
+    t0 = time.monotonic()
+    inst.create_env("probe", ["pkg00", "pkg01", "pkg02"])
+    creating = time.monotonic() - t0
     rng = random.Random(SEED)
     outcomes: Counter = Counter()
     failures: list[str] = []
@@ -174,7 +178,7 @@ def test_environment_created_while_a_prune_runs(request, workdir: Path) -> None:
         link = rng.choice(LINKS)
         proc = popen(inst, ME, "--yes", "--json", stdout=subprocess.PIPE)
         if rng.random() < 0.7:
-            time.sleep(rng.uniform(max(0.0, first_change - 0.4), first_change))
+            time.sleep(max(0.0, first_change - rng.uniform(0, 1.5 * creating)))
         else:
             time.sleep(rng.uniform(0, span))
         prefix = inst.prefix_of(f"new{trial}")
