@@ -5,12 +5,15 @@ Exit codes (the same for ``conda prune``, ``conda why-used`` and the ``conda-pru
 ==== =====================================================================================
 code meaning
 ==== =====================================================================================
-0    success (also a dry run, and a prune that found nothing to remove)
+0    success (also a dry run, a prune that found nothing to remove, and a prune that kept
+     entries of a read-only cache or of another user: those are reported, not errors)
 1    ``why-used``: no installed package matches; ``prune``: the user declined the prompt
 2    bad usage or input: a path that does not exist, an unknown environment, bad options
-3    refused for safety: doubt about what is in use (an unreachable registered environment,
-     a refused ``--json`` run without ``--yes``, a frozen environment); nothing was deleted
-4    partial: some entries could not be removed (permissions, read-only cache); the rest were
+3    refused for safety: doubt about what is in use (an unreachable or unreadable registered
+     environment, envs dir or environments.txt; a refused ``--json`` run without ``--yes``;
+     a frozen environment); nothing was deleted
+4    partial: some entries could not be removed or finished (permissions, trash left
+     incomplete); the rest were
 ==== =====================================================================================
 """
 

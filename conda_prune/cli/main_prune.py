@@ -59,7 +59,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     cache.add_argument(
         "--ignore-unreachable", action="store_true",
-        help="Treat registered environments whose folder and parent are missing (an unmounted disk?) as removed.",
+        help="Prune even when some environments cannot be seen: registered ones whose folder and parent are "
+        "missing (an unmounted disk?), or an environments.txt, envs dir or conda-meta you may not read.",
     )
 
     app = parser.add_argument_group("Environment pruning (with --app)")
