@@ -117,8 +117,8 @@ def main() -> int:
     entries = sum(1 for p in inst.pkgs.iterdir() if (p / "info").is_dir())
     cache_files = count_files(inst.pkgs)
     envs = sum(1 for p in inst.envs_dir.iterdir() if p.is_dir())
-    print(f"installation: {entries} cache entries, {cache_files} files in the cache, {envs} environments "
-          f"({args.removed} removed), {count_files(inst.envs_dir)} files in environments")
+    print(f"installation: {entries} cache entries, {cache_files} files in the cache, {args.envs} environments "
+          f"created and {args.removed} of them removed ({envs} remain), {count_files(inst.envs_dir)} files in environments")
 
     ours_conda = [sys.executable, "-m", "conda", "prune", "--dry-run", "--json", "--quiet"]
     ours_alone = [sys.executable, "-m", "conda_prune", "prune", "--dry-run", "--json", "--quiet"]
