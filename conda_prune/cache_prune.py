@@ -349,10 +349,10 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _merge_stats(paths: list[Path], boundary: Path) -> TreeStats:
+def _merge_stats(paths: list[Path]) -> TreeStats:
     total = TreeStats()
     for path in paths:
-        tree_stats(path, boundary, into=total)
+        tree_stats(path, into=total)
     return total
 
 
@@ -472,10 +472,9 @@ def plan_cache_prune(
             decisions.append(d)
 
     removals = [d for d in decisions if d.action == REMOVE]
-    real_of = {c.path: c.real for c in caches}
     for n, d in enumerate(removals):
         progress("measuring unused entries", n, len(removals))
-        d.stats = _merge_stats(d.paths, real_of[d.entry.cache])
+        d.stats = _merge_stats(d.paths)
         if d.stats.errors:
             d.action, d.code, d.paths = KEEP, UNREADABLE, []
             d.reason = f"could not read all of it ({d.stats.errors[0].message}); nothing deleted. Make it readable to prune it"
@@ -486,7 +485,7 @@ def plan_cache_prune(
     leftovers = []
     for cache in caches:
         for item in cache.leftovers:
-            leftovers.append((cache, item, tree_stats(item, cache.real)))
+            leftovers.append((cache, item, tree_stats(item)))
     decisions.sort(key=lambda d: (str(d.entry.cache), d.entry.dist))
     return CachePlan(caches, discovery, decisions, problems, blockers, leftovers)
 
@@ -581,11 +580,11 @@ def _current_users(locations: Locations, search_paths: Iterable[Path], caches: l
     return _read_references(caches, discovery, [], [], _no_progress)
 
 
-def _links_grew(trashed: list[Path], stats: TreeStats | None, boundary: Path) -> str | None:
+def _links_grew(trashed: list[Path], stats: TreeStats | None) -> str | None:
     """A file of the entry gained a hardlink since the scan: something linked it meanwhile."""
     if stats is None:
         return None
-    now = _merge_stats(trashed, boundary)
+    now = _merge_stats(trashed)
     before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
     for key, (_, nlink, _, where) in now.inodes.items():
         if nlink > before.get(key, nlink):
@@ -630,7 +629,7 @@ def execute_plan(
                 continue  # the extracted folder stays: environments never link from a tarball
             cache = caches[str(d.entry.cache)]
             fresh = [u for u in index.users(cache, d.entry) if u.link_type != LINK_COPY]
-            grew = _links_grew([t for _, t in done], d.stats, cache.real)
+            grew = _links_grew([t for _, t in done], d.stats)
             if fresh or grew:
                 for original, trashed in reversed(done):
                     slot = cache.real / original.name

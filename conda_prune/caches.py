@@ -175,12 +175,10 @@ class TreeStats:
     files: int = 0
     # (dev, ino) -> [links seen inside this tree, st_nlink, allocated bytes, one path]
     inodes: dict[tuple[int, int], list] = field(default_factory=dict)
-    # absolute symlinks inside the tree that point outside ``root`` (never followed)
-    escaping_links: list[tuple[Path, str]] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
 
 
-def tree_stats(root: Path, boundary: Path | None = None, into: TreeStats | None = None) -> TreeStats:
+def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     """Walk ``root`` without following symlinks; lstat every file once. With ``into``, add to
     those stats (an entry's folder and tarballs are counted as one).
 
@@ -194,12 +192,12 @@ def tree_stats(root: Path, boundary: Path | None = None, into: TreeStats | None 
         stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
         return stats
     if not stat.S_ISDIR(st.st_mode):
-        _count_file(stats, str(root), st, boundary)
+        _count_file(stats, str(root), st)
         return stats
     dirs_bytes = st.st_blocks * 512
     apparent = files = 0
     stack = [str(root)]
-    S_ISDIR, S_ISLNK = stat.S_ISDIR, stat.S_ISLNK
+    S_ISDIR = stat.S_ISDIR
     while stack:
         current = stack.pop()
         try:
@@ -227,15 +225,13 @@ def tree_stats(root: Path, boundary: Path | None = None, into: TreeStats | None 
                 inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, child.path]
             else:
                 seen[0] += 1
-            if boundary is not None and S_ISLNK(mode):
-                _note_escape(stats, child.path, boundary)
     stats.dirs_bytes += dirs_bytes
     stats.apparent_bytes += apparent
     stats.files += files
     return stats
 
 
-def _count_file(stats: TreeStats, path: str, st: os.stat_result, boundary: Path | None) -> None:
+def _count_file(stats: TreeStats, path: str, st: os.stat_result) -> None:
     stats.files += 1
     stats.apparent_bytes += st.st_size
     key = (st.st_dev, st.st_ino)
@@ -244,15 +240,3 @@ def _count_file(stats: TreeStats, path: str, st: os.stat_result, boundary: Path 
         stats.inodes[key] = [1, st.st_nlink, st.st_blocks * 512, path]
     else:
         seen[0] += 1
-    if boundary is not None and stat.S_ISLNK(st.st_mode):
-        _note_escape(stats, path, boundary)
-
-
-def _note_escape(stats: TreeStats, path: str, boundary: Path) -> None:
-    try:
-        target = os.readlink(path)
-    except OSError:
-        return
-    resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
-    if not (resolved + os.sep).startswith(str(boundary) + os.sep):
-        stats.escaping_links.append((Path(path), target))

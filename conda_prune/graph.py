@@ -120,11 +120,11 @@ class DependencyGraph:
             conda_by_name[rec.name] = key
         # which node provides each pip name
         provider: dict[str, str] = {}
+        name_of_dist = {r.dist: r.name for r in env.records}
         for dist in env.pip:
-            if dist.conda_owner is not None:
-                owner = next((r for r in env.records if r.dist == dist.conda_owner), None)
-                if owner is not None:
-                    provider.setdefault(dist.normalized_name, f"conda:{owner.name}")
+            owner = name_of_dist.get(dist.conda_owner or "")
+            if owner is not None:
+                provider.setdefault(dist.normalized_name, f"conda:{owner}")
         pip_nodes: list[PipDistribution] = []
         for dist in env.pip:
             if dist.conda_owner is None:

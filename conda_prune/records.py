@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
@@ -402,8 +402,3 @@ def read_environment(prefix: Path, *, with_pip: bool = True) -> EnvironmentData:
         env.problems.extend(problems)
     return env
 
-
-def iter_files_of(records: Iterable[CondaRecord]) -> Iterator[tuple[str, CondaRecord]]:
-    for rec in records:
-        for f in rec.files:
-            yield f, rec

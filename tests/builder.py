@@ -351,7 +351,6 @@ class Installation:
 
     def extract_to_cache(self, pkg: Package) -> Path:
         """Put a package into the cache without installing it (a download nobody linked)."""
-        import rattler
 
         entry = self.pkgs / pkg.dist
         if not entry.exists():

@@ -8,7 +8,6 @@ The standalone ``conda-prune`` script adds look-alikes with the same names and h
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 
 STANDALONE = "_conda_prune_standalone"
@@ -122,6 +121,3 @@ def target_prefix(args: argparse.Namespace, locs) -> str | None:
         )
     return str(target)
 
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

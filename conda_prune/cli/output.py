@@ -98,15 +98,6 @@ class _NoProgress:
     def update(self, what: str, done: int, total: int) -> None:
         pass
 
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def total(self, n: int) -> None:
-        pass
-
-    def describe(self, text: str) -> None:
-        pass
-
 
 class _Progress:
     def __init__(self, bar: Any, task: Any) -> None:
@@ -115,12 +106,3 @@ class _Progress:
     def update(self, what: str, done: int, total: int) -> None:
         """The shape of the core's progress callbacks: (what, done, total)."""
         self.bar.update(self.task, description=what, completed=done, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        self.bar.advance(self.task, n)
-
-    def total(self, n: int) -> None:
-        self.bar.update(self.task, total=n)
-
-    def describe(self, text: str) -> None:
-        self.bar.update(self.task, description=text)
