@@ -31,7 +31,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .caches import TRASH_DIR, CacheEntry, PackageCache, TreeStats, scan_cache, tree_stats
+from . import removal
+from .caches import CacheEntry, PackageCache, TreeStats, scan_cache, tree_stats, user_name
 from .envs import Discovery, discover
 from .locations import Locations
 from .records import LINK_COPY, LINK_NAMES, Problem, read_conda_meta
@@ -184,7 +185,7 @@ def _read_references(
     ignore = {os.path.realpath(p): set(d) for p, d in (ignore or {}).items()}
     for n, env in enumerate(envs):
         progress("reading environments", n, len(envs))
-        data = read_conda_meta(env.prefix, with_files=False)
+        data = read_conda_meta(env.prefix, with_files=False, canonical=True)
         problems.extend(data.problems)
         skipped = ignore.get(os.path.realpath(env.prefix), set())
         for rec in data.records:
@@ -329,7 +330,7 @@ def _decide(
     if cache.read_only:
         return Decision(entry, KEEP, READ_ONLY, f"the cache {cache.read_only}", evidence=str(cache.path), users=users)
     if euid is not None and entry.owner_uid is not None and entry.owner_uid != euid:
-        owner = _user_name(entry.owner_uid)
+        owner = user_name(entry.owner_uid)
         return Decision(entry, KEEP, OTHER_OWNER, f"owned by {owner}; run the prune as {owner} to remove it",
                         evidence=str(entry.folder or entry.tarballs[0]), users=users)
     if users:
@@ -338,15 +339,6 @@ def _decide(
                         "used only by copy-installed environments, which do not need the cache",
                         evidence=", ".join(envs), users=users, paths=entry.paths())
     return Decision(entry, REMOVE, UNUSED, "no environment uses it", paths=entry.paths())
-
-
-def _user_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (ImportError, KeyError):
-        return f"uid {uid}"
 
 
 def _merge_stats(paths: list[Path]) -> TreeStats:
@@ -484,6 +476,11 @@ def plan_cache_prune(
 
     leftovers = []
     for cache in caches:
+        if cache.leftovers and cache.read_only:
+            problems.append(Problem(cache.path, (
+                f"holds {len(cache.leftovers)} item(s) an interrupted prune left in its trash, but the cache "
+                f"{cache.read_only}: left alone. Rerun where you may write it")))
+            continue
         for item in cache.leftovers:
             leftovers.append((cache, item, tree_stats(item)))
     decisions.sort(key=lambda d: (str(d.entry.cache), d.entry.dist))
@@ -502,77 +499,9 @@ class PruneResult:
     freed_bytes: int = 0
 
 
-def _trash_name(path: Path) -> str:
-    return f"{path.name}~{os.getpid()}-{time.time_ns()}"
-
-
-def _original_name(trashed: Path) -> str:
-    return trashed.name.rpartition("~")[0] or trashed.name
-
-
-def _move_to_trash(cache: PackageCache, path: Path) -> Path:
-    """One rename within the cache's filesystem: conda never looks inside the trash folder,
-    so from this instant the entry is gone for conda, whole, and nothing half-deleted remains
-    where conda would link from."""
-    trash = cache.real / TRASH_DIR
-    trash.mkdir(exist_ok=True)
-    if trash.is_symlink() or not trash.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "not a folder (a symlink?)", str(trash))
-    source = cache.real / path.name  # never a path outside the cache, whatever was recorded
-    target = trash / _trash_name(path)
-    st = os.lstat(source)
-    mine = hasattr(os, "geteuid") and st.st_uid == os.geteuid()
-    if mine and stat.S_ISDIR(st.st_mode) and not st.st_mode & stat.S_IWUSR:
-        os.chmod(source, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)  # moving a folder rewrites its '..'
-    os.rename(source, target)
-    return target
-
-
-def remove_tree(path: Path, boundary: Path) -> None:
-    """Delete ``path`` bottom-up without ever following a symlink, and only inside ``boundary``."""
-    real_parent = os.path.realpath(path.parent)
-    if os.path.islink(boundary) or not (real_parent + os.sep).startswith(os.path.realpath(boundary) + os.sep):
-        raise OSError(f"refusing to delete {path}: outside {boundary}")
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
-        return
-    stack: list[tuple[str, bool]] = [(str(path), False)]
-    while stack:
-        current, visited = stack.pop()
-        if visited:
-            os.rmdir(current)
-            continue
-        try:
-            it = list(os.scandir(current))
-        except PermissionError:
-            os.chmod(current, stat.S_IRWXU)
-            it = list(os.scandir(current))
-        stack.append((current, True))
-        for child in it:
-            if child.is_dir(follow_symlinks=False):
-                stack.append((child.path, False))
-            else:
-                try:
-                    os.unlink(child.path)
-                except PermissionError:
-                    os.chmod(current, stat.S_IRWXU)  # a read-only package folder we own
-                    os.unlink(child.path)
-        if not os.access(current, os.W_OK):
-            os.chmod(current, stat.S_IRWXU)
-
-
-def _complete(item: Path) -> bool:
-    """A trashed entry still holds every file its ``info/paths.json`` lists (a tarball is one
-    file: whole or gone)."""
-    if item.is_symlink() or not item.is_dir():
-        return True
-    try:
-        with open(item / "info" / "paths.json", "rb") as fh:
-            listed = [p["_path"] for p in json.load(fh)["paths"]]
-        return (item / "info" / "index.json").is_file() and all(os.path.lexists(item / p) for p in listed)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+def _delete_trashed(trash: removal.Trash, trashed: str) -> None:
+    """Delete one item of the trash (all deletion is :func:`removal.delete_at`)."""
+    trash.delete(trashed)
 
 
 def _current_users(locations: Locations, search_paths: Iterable[Path], caches: list[PackageCache]) -> _ReferenceIndex:
@@ -580,11 +509,11 @@ def _current_users(locations: Locations, search_paths: Iterable[Path], caches: l
     return _read_references(caches, discovery, [], [], _no_progress)
 
 
-def _links_grew(trashed: list[Path], stats: TreeStats | None) -> str | None:
+def _links_grew(trash: removal.Trash, trashed: list[str], stats: TreeStats | None) -> str | None:
     """A file of the entry gained a hardlink since the scan: something linked it meanwhile."""
     if stats is None:
         return None
-    now = _merge_stats(trashed)
+    now = _merge_stats([trash.path / t for t in trashed])
     before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
     for key, (_, nlink, _, where) in now.inodes.items():
         if nlink > before.get(key, nlink):
@@ -599,99 +528,118 @@ def execute_plan(
     progress: Progress = _no_progress,
 ) -> PruneResult:
     """Remove what the plan says, crash-safely, and re-check for environments that started
-    using an entry while the prune ran (there is no global lock on package caches)."""
+    using an entry while the prune ran (there is no global lock on package caches). Every
+    move and deletion goes through :class:`removal.Trash`."""
     result = PruneResult()
     caches = {str(c.path): c for c in plan.caches}
     search_paths = list(search_paths)
+    trashes: dict[str, removal.Trash] = {}
 
+    def trash_of(cache: PackageCache) -> removal.Trash:
+        trash = trashes.get(str(cache.real))
+        if trash is None:
+            trash = trashes[str(cache.real)] = removal.Trash(cache.real)
+        return trash
+
+    try:
+        _execute(plan, locations, search_paths, progress, result, caches, trash_of)
+    finally:
+        for trash in trashes.values():
+            trash.close()
+    return result
+
+
+def _failure(exc: OSError, what: str) -> str:
+    return f"{exc.strerror or exc}: {exc.filename or what}"
+
+
+def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], progress: Progress,
+             result: PruneResult, caches: dict[str, PackageCache],
+             trash_of: Callable[[PackageCache], removal.Trash]) -> None:
     # 1. move every entry out of conda's sight, one rename per folder or tarball
-    moved: list[tuple[Decision, list[tuple[Path, Path]]]] = []
+    moved: list[tuple[Decision, removal.Trash, list[tuple[str, str]]]] = []
     removals = plan.removals
     for n, d in enumerate(removals):
         progress("removing", n, len(removals))
         cache = caches[str(d.entry.cache)]
-        done: list[tuple[Path, Path]] = []
+        done: list[tuple[str, str]] = []
         try:
+            trash = trash_of(cache)
             for path in sorted(d.paths, key=lambda p: p.is_dir()):  # tarballs first
-                done.append((path, _move_to_trash(cache, path)))
+                done.append((path.name, trash.move_in(path.name, d.entry.identity.get(path.name))))
         except OSError as exc:
             for original, trashed in reversed(done):
-                os.rename(trashed, cache.real / original.name)
-            result.failed.append((d, f"{exc.strerror or exc}: {exc.filename or d.entry.dist}"))
+                trash.restore(trashed, original)
+            result.failed.append((d, _failure(exc, d.entry.dist)))
             continue
-        moved.append((d, done))
+        moved.append((d, trash, done))
 
     # 2. did anything start using them meanwhile? a new record, or a new hardlink
     if moved:
         index = _current_users(locations, search_paths, plan.caches)
-        for d, done in list(moved):
+        for d, trash, done in list(moved):
             if d.code == TARBALL:
                 continue  # the extracted folder stays: environments never link from a tarball
             cache = caches[str(d.entry.cache)]
             fresh = [u for u in index.users(cache, d.entry) if u.link_type != LINK_COPY]
-            grew = _links_grew([t for _, t in done], d.stats)
+            grew = _links_grew(trash, [t for _, t in done], d.stats)
             if fresh or grew:
                 for original, trashed in reversed(done):
-                    slot = cache.real / original.name
-                    if not os.path.lexists(slot):
-                        os.rename(trashed, slot)
+                    if trash.restore(trashed, original):
                         continue
                     try:  # extracted again meanwhile: environments link from that copy, not this one
-                        remove_tree(trashed, cache.real / TRASH_DIR)
+                        _delete_trashed(trash, trashed)
                     except OSError:
                         pass  # the next run finishes it
                 why = grew or f"an environment started using it during the prune ({fresh[0].prefix})"
                 result.restored.append((d, why))
-                moved.remove((d, done))
+                moved.remove((d, trash, done))
 
     # 3. delete; a kill from here on leaves only trash that the next run finishes
-    for d, done in moved:
-        cache = caches[str(d.entry.cache)]
+    for d, trash, done in moved:
         try:
             for _, trashed in done:
-                remove_tree(trashed, cache.real / TRASH_DIR)
+                _delete_trashed(trash, trashed)
         except OSError as exc:
-            result.failed.append((d, f"{exc.strerror or exc}: {exc.filename or ''}; the rest is in {cache.real / TRASH_DIR} and the next run finishes it"))
+            result.failed.append((d, f"{exc.strerror or exc}: {exc.filename or ''}; the rest is in {trash.path} "
+                                     "and the next run finishes it"))
             continue
         result.removed.append(d)
         result.freed_bytes += d.freed_bytes
     progress("removing", len(removals), len(removals))
 
-    # 4. trash an interrupted run left behind: finish it, unless it turned out to be in use
+    # 4. trash an interrupted run of ours left behind: finish it, unless it turned out to be in
+    # use or on the keep-list (then it goes back, whole)
     if plan.leftovers:
         index = _current_users(locations, search_paths, plan.caches)
         for cache, item, stats in plan.leftovers:
-            original = _original_name(item)
+            original = removal.original_name(item.name) or item.name
             dist = original
             for suffix in (".conda", ".tar.bz2"):
                 dist = dist.removesuffix(suffix)
             entry = CacheEntry(cache=cache.path, dist=dist)
             users = [u for u in index.users(cache, entry) if u.link_type != LINK_COPY]
+            kept = next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None)
             outside = any(nlink > seen for seen, nlink, _, _ in stats.inodes.values())
-            slot = cache.real / original
-            if (users or outside) and not os.path.lexists(slot):
-                # in use again: put it back, but only whole (a kill mid-deletion leaves part of it,
-                # and conda would link from an incomplete entry); a refilled slot needs no copy
-                if _complete(item):
-                    os.rename(item, slot)
-                    continue
-                why = f"{users[0].prefix} uses it" if users else "its files have other hardlinks"
-                result.failed.append((
-                    Decision(entry, KEEP, IN_USE, why),
-                    f"an interrupted prune deleted part of it and {why}; the rest stays in {item.parent}. "
-                    f"Reinstall {entry.name} there (conda install --force-reinstall {entry.name}), then rerun",
-                ))
-                continue
             try:
-                remove_tree(item, cache.real / TRASH_DIR)
+                trash = trash_of(cache)
+                if users or outside or kept:
+                    # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
+                    # it, and conda would link from an incomplete entry); a refilled slot needs no copy
+                    if trash.complete(item.name) and trash.restore(item.name, original):
+                        continue
+                    if not os.path.lexists(cache.real / original):
+                        why = (f"{users[0].prefix} uses it" if users else f"it is on the keep-list ({kept})"
+                               if kept else "its files have other hardlinks")
+                        result.failed.append((
+                            Decision(entry, KEEP, IN_USE if not kept else KEEP_LIST, why),
+                            f"an interrupted prune deleted part of it and {why}; the rest stays in "
+                            f"{item.parent}. Reinstall {entry.name} there (conda install --force-reinstall "
+                            f"{entry.name}), then rerun",
+                        ))
+                        continue
+                _delete_trashed(trash, item.name)
             except OSError:
                 continue
             result.finished_leftovers.append(item)
             result.freed_bytes += _freed(stats)
-    for cache in plan.caches:
-        trash = cache.real / TRASH_DIR
-        try:
-            trash.rmdir()  # only when empty
-        except OSError:
-            pass
-    return result

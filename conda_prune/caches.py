@@ -55,6 +55,8 @@ class CacheEntry:
     tarballs: list[Path] = field(default_factory=list)
     folder_is_symlink: bool = False
     owner_uid: int | None = None
+    # name in the cache -> (st_dev, st_ino) when scanned: a removal moves only what was judged
+    identity: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -79,7 +81,7 @@ class PackageCache:
     entries: dict[str, CacheEntry] = field(default_factory=dict)
     exists: bool = True
     read_only: str | None = None  # why nothing in it can be removed, if so
-    leftovers: list[Path] = field(default_factory=list)  # our trash from an interrupted run
+    leftovers: list[Path] = field(default_factory=list)  # what this user's interrupted prune left in its trash
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -124,10 +126,7 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
                     "removes nothing from this cache. Delete that link (not what it points to) and rerun")))
                 cache.read_only = f"holds a {TRASH_DIR} that is not a folder"
                 continue
-            try:
-                cache.leftovers = sorted(Path(p.path) for p in os.scandir(item.path))
-            except OSError as exc:
-                cache.problems.append(Problem(Path(item.path), f"cannot be listed ({exc.strerror})"))
+            cache.leftovers = _read_trash(Path(item.path), cache.problems)
             continue
         if name.startswith("."):
             continue
@@ -146,7 +145,9 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
             entry.folder = folder
             entry.folder_is_symlink = is_link
             try:
-                entry.owner_uid = item.stat(follow_symlinks=False).st_uid
+                st = item.stat(follow_symlinks=False)
+                entry.owner_uid = st.st_uid
+                entry.identity[name] = (st.st_dev, st.st_ino)
             except OSError:
                 pass
         elif is_file:
@@ -155,12 +156,89 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
                 continue
             entry = cache.entries.setdefault(stem, CacheEntry(cache=path, dist=stem))
             entry.tarballs.append(Path(item.path))
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            entry.identity[name] = (st.st_dev, st.st_ino)
             if entry.owner_uid is None:
-                try:
-                    entry.owner_uid = item.stat(follow_symlinks=False).st_uid
-                except OSError:
-                    pass
+                entry.owner_uid = st.st_uid
     return cache
+
+
+def _read_trash(trash: Path, problems: list[Problem]) -> list[Path]:
+    """What this user's interrupted prune left in ``<cache>/.conda-prune-trash/<uid>/``.
+
+    Only that folder is ours: it must be a real folder owned by us that nobody else may
+    write, and each item in it must carry the name our rename writes and be ours. Anything
+    else in the trash (another user's folder, an item someone moved there by hand) is left
+    alone and reported: finishing it would delete what nobody decided to delete."""
+    from .removal import euid, original_name
+
+    me = euid()
+    own = str(me if me is not None else "user")
+    leftovers: list[Path] = []
+    try:
+        with os.scandir(trash) as it:
+            children = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(trash, f"cannot be listed ({exc.strerror}); what is in it is left alone"))
+        return leftovers
+    for child in children:
+        path = Path(child.path)
+        try:
+            st = child.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if child.name == own:
+            if not is_dir or st.st_uid != me or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                problems.append(Problem(path, (
+                    "is not a folder of yours that only you may write, so what is in it was not necessarily "
+                    "moved there by your prune: left alone. Delete it (a link: the link only) and rerun")))
+                continue
+            try:
+                with os.scandir(path) as it:
+                    items = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                problems.append(Problem(path, f"cannot be listed ({exc.strerror}); left alone. Fix its permissions"))
+                continue
+            for item in items:
+                try:
+                    owner = item.stat(follow_symlinks=False).st_uid
+                except OSError:
+                    continue
+                if original_name(item.name) is None or owner != me:
+                    problems.append(Problem(Path(item.path), (
+                        "was not moved there by your prune: left alone. Move it back into the cache if it "
+                        "is a package you need, or delete it")))
+                    continue
+                leftovers.append(Path(item.path))
+        elif child.name.isdigit() and is_dir:
+            try:
+                count = len(os.listdir(path))
+            except OSError:
+                continue  # another user's, and private: theirs to finish
+            if count:
+                who = user_name(int(child.name))
+                problems.append(Problem(path, (
+                    f"holds {count} item(s) an interrupted prune by {who} left: left alone. "
+                    f"Run the prune as {who} to finish them")))
+        else:
+            problems.append(Problem(path, (
+                "was not put there by this conda-prune (an older version's leftover, or moved there by hand): "
+                "left alone. "
+                "Move it back into the cache if it is a package you need, or delete it")))
+    return leftovers
+
+
+def user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 # -- what removing a set of paths really frees ---------------------------------------------------
@@ -178,12 +256,19 @@ class TreeStats:
     errors: list[Problem] = field(default_factory=list)
 
 
+DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_FD_WALK = os.open in os.supports_dir_fd and os.scandir in os.supports_fd and hasattr(os, "O_NOFOLLOW")
+
+
 def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     """Walk ``root`` without following symlinks; lstat every file once. With ``into``, add to
     those stats (an entry's folder and tarballs are counted as one).
 
-    This is the one place the prune touches every file of an entry, so it stays lean: plain
-    strings, one ``lstat`` per file (``DirEntry.stat``), no Path objects in the loop."""
+    Each folder is opened once, with ``O_NOFOLLOW``, relative to its parent's descriptor, and
+    listed through it: a folder another user swaps for a symlink mid-walk is not entered, so the
+    figures (and the hardlink safety net built on them) are of the entry, never of what a link
+    points to. This is the one place the prune touches every file of an entry, so it stays lean:
+    plain strings, one ``fstatat`` per file (``DirEntry.stat``), no Path objects in the loop."""
     stats = TreeStats() if into is None else into
     inodes = stats.inodes
     try:
@@ -194,10 +279,71 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     if not stat.S_ISDIR(st.st_mode):
         _count_file(stats, str(root), st)
         return stats
+    if not _FD_WALK:  # pragma: no cover - platforms without descriptor-relative calls
+        return _tree_stats_by_path(root, st, stats)
+    try:
+        top = os.open(root, DIR_FLAGS)
+    except OSError as exc:
+        stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
+        return stats
     dirs_bytes = st.st_blocks * 512
     apparent = files = 0
-    stack = [str(root)]
     S_ISDIR = stat.S_ISDIR
+    sep = os.sep
+    # one open descriptor per level: (fd, its path, subfolders left to enter)
+    stack: list[tuple[int, str, list[str] | None]] = [(top, str(root), None)]
+    try:
+        while stack:
+            fd, current, pending = stack[-1]
+            if pending is None:
+                pending = []
+                try:
+                    with os.scandir(fd) as it:
+                        children = list(it)
+                except OSError as exc:
+                    stats.errors.append(Problem(Path(current), f"cannot be read ({exc.strerror})"))
+                    children = []
+                for child in children:
+                    try:
+                        cst = child.stat(follow_symlinks=False)
+                    except OSError as exc:
+                        stats.errors.append(Problem(Path(current + sep + child.name), f"cannot be read ({exc.strerror})"))
+                        continue
+                    if S_ISDIR(cst.st_mode):
+                        dirs_bytes += cst.st_blocks * 512
+                        pending.append(child.name)
+                        continue
+                    files += 1
+                    apparent += cst.st_size
+                    key = (cst.st_dev, cst.st_ino)
+                    seen = inodes.get(key)
+                    if seen is None:
+                        inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, current + sep + child.name]
+                    else:
+                        seen[0] += 1
+                stack[-1] = (fd, current, pending)
+                continue
+            if pending:
+                name = pending.pop()
+                try:
+                    stack.append((os.open(name, DIR_FLAGS, dir_fd=fd), current + sep + name, None))
+                except OSError as exc:
+                    stats.errors.append(Problem(Path(current + sep + name), f"cannot be read ({exc.strerror})"))
+                continue
+            stack.pop()
+            os.close(fd)
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+    stats.dirs_bytes += dirs_bytes
+    stats.apparent_bytes += apparent
+    stats.files += files
+    return stats
+
+
+def _tree_stats_by_path(root: Path, st: os.stat_result, stats: TreeStats) -> TreeStats:  # pragma: no cover
+    dirs_bytes = st.st_blocks * 512
+    stack = [str(root)]
     while stack:
         current = stack.pop()
         try:
@@ -212,22 +358,12 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
             except OSError as exc:
                 stats.errors.append(Problem(Path(child.path), f"cannot be read ({exc.strerror})"))
                 continue
-            mode = cst.st_mode
-            if S_ISDIR(mode):
+            if stat.S_ISDIR(cst.st_mode):
                 dirs_bytes += cst.st_blocks * 512
                 stack.append(child.path)
-                continue
-            files += 1
-            apparent += cst.st_size
-            key = (cst.st_dev, cst.st_ino)
-            seen = inodes.get(key)
-            if seen is None:
-                inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, child.path]
             else:
-                seen[0] += 1
+                _count_file(stats, child.path, cst)
     stats.dirs_bytes += dirs_bytes
-    stats.apparent_bytes += apparent
-    stats.files += files
     return stats
 
 

@@ -17,6 +17,7 @@ from conda_prune.cache_prune import (
     execute_plan, plan_cache_prune,
 )
 from conda_prune.caches import TRASH_DIR
+from conda_prune.removal import own_trash_folder
 from conda_prune.cli.standalone import main
 
 
@@ -238,10 +239,11 @@ def test_unreachable_registered_environment_blocks_deletion(mixed: Installation,
 
 def test_interrupted_run_is_finished_by_the_next(mixed: Installation, monkeypatch, capsys) -> None:
     trash = mixed.pkgs / TRASH_DIR
-    trash.mkdir()
-    os.rename(mixed.pkgs / "gone-1.0-0", trash / "gone-1.0-0~1234-1")
+    own = own_trash_folder(mixed.pkgs)
+    own.mkdir(parents=True, mode=0o700)
+    os.rename(mixed.pkgs / "gone-1.0-0", own / "gone-1.0-0~1234-1")
     # a half-deleted leftover: conda never looks in the trash, so it is harmless until finished
-    shutil.rmtree(trash / "gone-1.0-0~1234-1" / "info")
+    shutil.rmtree(own / "gone-1.0-0~1234-1" / "info")
     code, out, _ = run(mixed, monkeypatch, capsys, "--dry-run")
     assert "interrupted prune" in out
     code, _, _ = run(mixed, monkeypatch, capsys, "--yes")

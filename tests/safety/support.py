@@ -309,11 +309,21 @@ def incomplete_entries(cache: Path) -> list[str]:
 
 
 def trash_items(cache: Path) -> list[str]:
+    """What is in the trash, relative to it: the items in each user's folder (``0/name~...``)
+    and anything else found there."""
     trash = cache / TRASH_DIR
     try:
-        return sorted(os.listdir(trash))
+        top = sorted(os.listdir(trash))
     except FileNotFoundError:
         return []
+    items = []
+    for name in top:
+        folder = trash / name
+        if name.isdigit() and folder.is_dir() and not folder.is_symlink():
+            items += [f"{name}/{item}" for item in sorted(os.listdir(folder))]
+        else:
+            items.append(name)
+    return items
 
 
 def count_files(path: Path) -> int:

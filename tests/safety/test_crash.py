@@ -27,6 +27,7 @@ import pytest
 
 from conda_prune.cache_prune import IN_USE, OUTSIDE_HARDLINK, plan_cache_prune
 from conda_prune.caches import TRASH_DIR
+from conda_prune.removal import own_trash_folder
 
 from .installs import crash_installation, many_files
 from .support import (
@@ -263,8 +264,8 @@ def test_trash_left_by_a_kill_is_finished_or_put_back_whole(request: pytest.Fixt
     prefix = inst.create_env("newcomer", ["late"], link=link)
     before = env_fingerprint(prefix)
     trash = inst.pkgs / TRASH_DIR
-    trash.mkdir()
-    left = trash / "late-1.0-0~4242-1"
+    own_trash_folder(inst.pkgs).mkdir(parents=True, mode=0o700)
+    left = own_trash_folder(inst.pkgs) / "late-1.0-0~4242-1"
     os.rename(inst.pkgs / "late-1.0-0", left)  # what a prune killed after its move leaves
     if partial:  # ... or killed while deleting
         for f in sorted((left / "share" / "late").rglob("*.txt"))[::2]:

@@ -203,6 +203,23 @@ def _leftover_symlink(ctx: Ctx) -> None:
     (ctx.pkgs / TRASH_DIR / "ghost-1.0-0~1-1").symlink_to(ctx.outside)
 
 
+SWAPHOOK = Path(__file__).resolve().parent / "swaphook"
+
+
+def _swap_during_deletion(ctx: Ctx) -> None:
+    """Another user swaps the entry's folders (and files) for symlinks to a folder outside the
+    cache right after the deletion walk lists the entry (see swaphook/sitecustomize.py)."""
+    stash = ctx.outside.parent / "stash"
+    ctx.env["CONDA_PRUNE_SWAP"] = f"spare-1.0-0|{stash}|{ctx.outside}"
+    ctx.env["PYTHONPATH"] = os.pathsep.join((str(SWAPHOOK), str(Path(__file__).resolve().parents[2])))
+    (ctx.pkgs / "spare-1.0-0" / "top.txt").write_text("a file directly in the entry\n")
+
+
+def _swap_happened(ctx: Ctx) -> list[str]:
+    stash = ctx.outside.parent / "stash"
+    return [] if (stash / "share" / "spare" / "s.txt").is_file() else ["the swap never happened: the case tested nothing"]
+
+
 def _symlink_kept(ctx: Ctx) -> list[str]:
     return [] if (ctx.pkgs / "ext-1.0-0").is_symlink() else ["the symlinked entry was removed"]
 
@@ -287,6 +304,8 @@ CASES = [
          _entry_symlink, both(0), both(True), lambda c: str(c.pkgs / "ext-1.0-0"), extra=_symlink_kept, remedy=False),
     Case("trash-symlink", "the trash folder planted as a symlink to a folder outside the cache",
          _trash_symlink, both(0), both(False), lambda c: str(c.pkgs / TRASH_DIR), extra=_trash_kept),
+    Case("swap-during-deletion", "entry folders and files swapped for symlinks to a folder outside the cache "
+         "right after the deletion lists them", _swap_during_deletion, both(0), both(True), None, extra=_swap_happened),
     Case("leftover-symlink", "a symlink to a folder outside planted in the trash",
          _leftover_symlink, both(0), both(True), None),
 ]

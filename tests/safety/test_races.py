@@ -78,8 +78,8 @@ def race_installation(root: Path, n: int = 12, files: int = 60) -> Installation:
 MOMENTS = {
     "after the plan, before any change": None,
     "after the move to the trash, before the re-check": "_current_users",
-    "after the re-check, before deleting": "remove_tree",
-    "in the middle of deleting": "remove_tree:2",
+    "after the re-check, before deleting": "_delete_trashed",
+    "in the middle of deleting": "_delete_trashed:2",
 }
 
 

@@ -1,0 +1,319 @@
+"""Everything that moves, restores or deletes a cache entry: one module to audit.
+
+A cache entry leaves in two steps. First one ``rename`` moves it into this user's trash
+folder, ``<cache>/.conda-prune-trash/<uid>/``: conda never looks there, so from that instant
+the entry is gone for conda, whole. Then it is deleted. A kill between the two leaves trash
+that the next run of the same user finishes (:mod:`cache_prune` decides whether it is
+finished or put back).
+
+Another user who can write inside a shared cache (a group-writable cache on an HPC system)
+may swap a folder for a symlink at any moment. So nothing here resolves a path inside the
+cache twice:
+
+* the cache folder is opened once; the trash folders are opened relative to it with
+  ``O_NOFOLLOW`` and must be real folders; ours must be owned by us and writable by nobody
+  else, so nobody else can put anything into it;
+* an entry is renamed relative to those descriptors, and its device and inode are compared
+  before and after: an entry swapped between the check and the rename is put back, not
+  deleted;
+* deletion opens every folder once, with ``O_NOFOLLOW``, relative to its parent's descriptor,
+  lists it through that descriptor and unlinks its children relative to it; a read-only
+  folder of ours is made writable with ``fchmod`` on the open descriptor. A child swapped for
+  a symlink after the listing is unlinked as a link; what it points to is never touched.
+
+``shutil.rmtree`` is not used: its error hooks receive paths, so making a read-only folder
+writable there would resolve the path again, and its descriptor form needs Python 3.11.
+Where the platform has no descriptor-relative calls (``FD_SAFE`` false, e.g. Windows), a
+cache that others may write is refused, and other caches are deleted by path.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+from .caches import DIR_FLAGS as _DIR_FLAGS
+from .caches import TRASH_DIR
+from .safeio import SMALL_LIMIT, read_bytes
+
+FD_SAFE = (
+    {os.open, os.stat, os.unlink, os.rmdir, os.rename, os.mkdir} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+    and hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+)
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+def euid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+class TrashUnusable(OSError):
+    """The trash folder cannot be used safely: nothing is moved into it."""
+
+
+def trash_name(original: str) -> str:
+    """What a rename into the trash calls an item: the original name, then our marker."""
+    return f"{original}~{os.getpid()}-{time.time_ns()}"
+
+
+def original_name(trashed: str) -> str | None:
+    """The cache name a trash item had, or None when the name is not one our rename writes."""
+    name, sep, marker = trashed.rpartition("~")
+    pid, dash, ns = marker.partition("-")
+    if not (sep and name and dash and pid.isdigit() and ns.isdigit()):
+        return None
+    return name
+
+
+def own_trash_folder(cache_real: Path, uid: int | None = None) -> Path:
+    uid = euid() if uid is None else uid
+    return cache_real / TRASH_DIR / str(uid if uid is not None else "user")
+
+
+def _open_dir(name: str, dir_fd: int | None, make_writable: bool = True) -> int:
+    """Open the folder ``name`` (relative to ``dir_fd``) without following a symlink; a folder
+    of ours that we may not write or search is given those rights through the descriptor."""
+    fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        me = euid()
+        if make_writable and me is not None and st.st_uid == me and st.st_mode & stat.S_IRWXU != stat.S_IRWXU:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def delete_at(parent_fd: int, name: str) -> None:
+    """Delete ``name`` in the open folder ``parent_fd`` and everything below it, each folder
+    opened once and never through a symlink (see the module docstring)."""
+    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=parent_fd)
+        return
+    # one open descriptor per level of the walk: (parent fd, name, fd, folders left to enter)
+    stack: list[tuple[int, str, int, list[str] | None]] = [(parent_fd, name, _open_dir(name, parent_fd), None)]
+    try:
+        while stack:
+            pfd, dname, dfd, pending = stack[-1]
+            if pending is None:
+                with os.scandir(dfd) as it:
+                    children = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+                folders = []
+                for child, is_dir in children:
+                    if is_dir:
+                        folders.append(child)
+                        continue
+                    try:
+                        os.unlink(child, dir_fd=dfd)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        if exc.errno not in (errno.EISDIR, errno.EPERM):
+                            raise
+                        folders.append(child)  # a folder swapped in after the listing
+                stack[-1] = (pfd, dname, dfd, folders)
+                continue
+            if pending:
+                child = pending.pop()
+                try:
+                    cfd = _open_dir(child, dfd)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    os.unlink(child, dir_fd=dfd)  # swapped for a symlink or a file: only that name goes
+                    continue
+                stack.append((dfd, child, cfd, None))
+                continue
+            stack.pop()
+            os.close(dfd)
+            try:
+                os.rmdir(dname, dir_fd=pfd)
+            except NotADirectoryError:
+                os.unlink(dname, dir_fd=pfd)  # swapped for a symlink after we emptied it: the link goes
+    finally:
+        for _, _, dfd, _ in stack:
+            os.close(dfd)
+
+
+class Trash:
+    """One cache's trash folder for this user, opened once; every operation is relative to it."""
+
+    def __init__(self, cache_real: Path) -> None:
+        self.cache_real = cache_real
+        self.uid = euid()
+        self._cache_fd: int | None = None
+        self._top_fd: int | None = None
+        self._own_fd: int | None = None
+        if not FD_SAFE:
+            mode = os.lstat(cache_real).st_mode
+            if mode & _OTHERS_WRITE:
+                raise TrashUnusable(
+                    errno.EPERM, "other users may write this cache, and this platform cannot delete "
+                    "without following paths again; conda-prune does not delete here", str(cache_real))
+
+    @property
+    def own_name(self) -> str:
+        return str(self.uid if self.uid is not None else "user")
+
+    @property
+    def path(self) -> Path:
+        return own_trash_folder(self.cache_real, self.uid)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _cache(self) -> int:
+        if self._cache_fd is None:
+            self._cache_fd = os.open(self.cache_real, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        return self._cache_fd
+
+    def _open_or_make(self, dir_fd: int, name: str, private: bool) -> int:
+        try:
+            os.mkdir(name, 0o700, dir_fd=dir_fd)
+            made = True
+        except FileExistsError:
+            made = False
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise TrashUnusable(exc.errno, "is not a folder (a symlink?); nothing is moved there",
+                                    str(self.cache_real / (TRASH_DIR if not private else f"{TRASH_DIR}/{name}"))) from None
+            raise
+        st = os.fstat(fd)
+        if made and not private:
+            # like /tmp: every user who may write the cache can make a folder of their own here,
+            # and nobody can rename or remove another user's
+            cache_mode = os.fstat(dir_fd).st_mode
+            os.fchmod(fd, (stat.S_IMODE(cache_mode) & 0o777) | stat.S_IRWXU | stat.S_ISVTX)
+        if private and (st.st_uid != self.uid or st.st_mode & _OTHERS_WRITE):
+            os.close(fd)
+            raise TrashUnusable(
+                errno.EPERM, "is not a folder of yours that only you may write; nothing is moved there. "
+                "Delete that folder and rerun", str(self.path))
+        return fd
+
+    def _own(self) -> int:
+        if self._own_fd is None:
+            if self._top_fd is None:
+                self._top_fd = self._open_or_make(self._cache(), TRASH_DIR, private=False)
+            self._own_fd = self._open_or_make(self._top_fd, self.own_name, private=True)
+        return self._own_fd
+
+    def open_existing(self) -> bool:
+        """Open our trash folder if it exists (for leftovers); False when there is none."""
+        try:
+            self._top_fd = self._top_fd if self._top_fd is not None else os.open(TRASH_DIR, _DIR_FLAGS, dir_fd=self._cache())
+            self._own_fd = self._own_fd if self._own_fd is not None else os.open(self.own_name, _DIR_FLAGS, dir_fd=self._top_fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    # -- the three moves ---------------------------------------------------------------------
+
+    def move_in(self, name: str, expect: tuple[int, int] | None = None) -> str:
+        """Rename the cache item ``name`` into the trash; its new name. ``expect``: the device
+        and inode the scan saw; anything else under that name now is left where it is."""
+        cache_fd = self._cache()
+        st = os.stat(name, dir_fd=cache_fd, follow_symlinks=False)
+        if expect is not None and (st.st_dev, st.st_ino) != expect:
+            raise OSError(errno.ESTALE, "was replaced since the scan; left alone", name)
+        own = self._own()
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == self.uid and not st.st_mode & stat.S_IWUSR:
+            fd = _open_dir(name, cache_fd)  # moving a folder rewrites its '..': it must be writable
+            os.close(fd)
+        target = trash_name(name)
+        os.rename(name, target, src_dir_fd=cache_fd, dst_dir_fd=own)
+        after = os.stat(target, dir_fd=own, follow_symlinks=False)
+        if (after.st_dev, after.st_ino) != (st.st_dev, st.st_ino):
+            # swapped between the check and the rename: whatever it is, it is not ours to delete
+            if not self.restore(target, name):
+                raise OSError(errno.ESTALE, f"was replaced during the prune; what took its place is in {self.path / target}", name)
+            raise OSError(errno.ESTALE, "was replaced during the prune; left alone", name)
+        return target
+
+    def restore(self, trashed: str, name: str) -> bool:
+        """Put a trash item back under ``name``; False when that slot is taken again."""
+        cache_fd = self._cache()
+        try:
+            os.stat(name, dir_fd=cache_fd, follow_symlinks=False)
+            return False
+        except FileNotFoundError:
+            pass
+        os.rename(trashed, name, src_dir_fd=self._own(), dst_dir_fd=cache_fd)
+        return True
+
+    def delete(self, trashed: str) -> None:
+        if FD_SAFE:
+            delete_at(self._own(), trashed)
+            return
+        path = self.path / trashed  # pragma: no cover - platforms without descriptor calls
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        else:
+            shutil.rmtree(path)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def stat(self, trashed: str) -> os.stat_result:
+        return os.stat(trashed, dir_fd=self._own(), follow_symlinks=False)
+
+    def complete(self, trashed: str) -> bool:
+        """A trashed entry still holds every file its ``info/paths.json`` lists (a tarball is one
+        file: whole or gone). Read through descriptors; a FIFO or device there is incomplete."""
+        own = self._own()
+        try:
+            st = os.stat(trashed, dir_fd=own, follow_symlinks=False)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return stat.S_ISREG(st.st_mode)
+        try:
+            item = os.open(trashed, _DIR_FLAGS, dir_fd=own)
+        except OSError:
+            return False
+        try:
+            info = os.open("info", _DIR_FLAGS, dir_fd=item)
+            try:
+                listed = [p["_path"] for p in json.loads(read_bytes("paths.json", limit=SMALL_LIMIT, follow=False,
+                                                                    dir_fd=info))["paths"]]
+                read_bytes("index.json", limit=SMALL_LIMIT, follow=False, dir_fd=info)
+            finally:
+                os.close(info)
+            for rel in listed:
+                os.stat(rel, dir_fd=item, follow_symlinks=False)
+            return True
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return False
+        finally:
+            os.close(item)
+
+    def close(self) -> None:
+        """Close the descriptors; our trash folder, and the top one, go when empty."""
+        for fd, name, parent in ((self._own_fd, self.own_name, self._top_fd), (self._top_fd, TRASH_DIR, self._cache_fd)):
+            if fd is None or parent is None:
+                continue
+            os.close(fd)
+            try:
+                os.rmdir(name, dir_fd=parent)
+            except OSError:
+                pass  # not empty (another user's folder, leftovers that stay)
+        if self._cache_fd is not None:
+            os.close(self._cache_fd)
+        self._cache_fd = self._top_fd = self._own_fd = None
+
+    def __enter__(self) -> Trash:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
