@@ -341,6 +341,35 @@ def _decide(
     return Decision(entry, REMOVE, UNUSED, "no environment uses it", paths=entry.paths())
 
 
+def _tarball_rule(cache: PackageCache, entry: CacheEntry, d: Decision, tarballs: bool, euid: int | None) -> Decision:
+    """An entry kept in use (or by --keep-latest / the keep-list) may still lose its tarballs
+    with ``--tarballs``: environments never link from a tarball. The read-only and owner rules
+    apply to the tarballs as to entries."""
+    if d.action != KEEP or not entry.tarballs:
+        return d
+    folder_stays = entry.folder is not None and d.code in (IN_USE, KEEP_LATEST, KEEP_LIST)
+    only_tarball = entry.folder is None and d.code == IN_USE
+    if not (folder_stays or only_tarball):
+        return d
+    if not tarballs:
+        if only_tarball:
+            d.reason += "; only its tarball is cached (use --tarballs to drop it)"
+        return d
+    if cache.read_only:
+        d.reason += f"; its tarball stays: the cache {cache.read_only}"
+        return d
+    others = sorted({uid for uid in entry.tarball_owners.values() if euid is not None and uid != euid})
+    if others:
+        owner = user_name(others[0])
+        d.reason += f"; its tarball stays: owned by {owner} (run the prune as {owner} to remove it)"
+        return d
+    if folder_stays:
+        return Decision(entry, REMOVE, TARBALL, f"tarball of an entry that stays extracted ({d.reason})",
+                        users=d.users, paths=list(entry.tarballs))
+    return Decision(entry, REMOVE, TARBALL, "tarball of an installed package; the environments do not need it",
+                    users=d.users, paths=list(entry.tarballs))
+
+
 def _merge_stats(paths: list[Path]) -> TreeStats:
     total = TreeStats()
     for path in paths:
@@ -452,16 +481,7 @@ def plan_cache_prune(
         for entry in cache.entries.values():
             d = _decide(cache, entry, index.users(cache, entry), symlinks.get((str(cache.real), entry.dist)),
                         locations.keep, id(entry) in latest, euid)
-            if d.action == KEEP and tarballs and entry.folder and entry.tarballs and d.code in (IN_USE, KEEP_LATEST, KEEP_LIST):
-                # --tarballs: the extracted folder stays, its tarballs go
-                d = Decision(entry, REMOVE, TARBALL, f"tarball of an entry that stays extracted ({d.reason})",
-                             users=d.users, paths=list(entry.tarballs))
-            elif d.action == KEEP and d.code == IN_USE and not entry.folder:
-                d.reason += "; only its tarball is cached (use --tarballs to drop it)"
-                if tarballs:
-                    d = Decision(entry, REMOVE, TARBALL, "tarball of an installed package; the environments do not need it",
-                                 users=d.users, paths=list(entry.tarballs))
-            decisions.append(d)
+            decisions.append(_tarball_rule(cache, entry, d, tarballs, euid))
 
     removals = [d for d in decisions if d.action == REMOVE]
     for n, d in enumerate(removals):

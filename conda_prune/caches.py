@@ -57,6 +57,7 @@ class CacheEntry:
     owner_uid: int | None = None
     # name in the cache -> (st_dev, st_ino) when scanned: a removal moves only what was judged
     identity: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    tarball_owners: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # name -> uid
 
     @property
     def name(self) -> str:
@@ -161,6 +162,7 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
             except OSError:
                 continue
             entry.identity[name] = (st.st_dev, st.st_ino)
+            entry.tarball_owners[name] = st.st_uid
             if entry.owner_uid is None:
                 entry.owner_uid = st.st_uid
     return cache

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .locations import Locations
 from .records import Problem, is_environment
+from .safeio import TEXT_LIMIT, read_bytes
 
 SEARCH_DEPTH = 5
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".hg", ".svn", ".tox", ".mypy_cache"}
@@ -74,7 +75,7 @@ def _key(path: Path) -> str:
 def read_environments_txt(path: Path) -> tuple[list[Path], Problem | None]:
     """The prefixes listed in one environments.txt. Read-only: conda's reader rewrites it."""
     try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        text = read_bytes(path, limit=TEXT_LIMIT).decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return [], None
     except OSError as exc:
@@ -85,6 +86,20 @@ def read_environments_txt(path: Path) -> tuple[list[Path], Problem | None]:
         if line and not line.startswith("#"):
             prefixes.append(Path(os.path.expanduser(line)))
     return prefixes, None
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def _through_proc(prefix: Path) -> bool:
+    """A spelling the kernel resolves through another process's view of the filesystem
+    (``/proc/PID/root``, ``/proc/self/cwd``, ``/dev/fd/N``): what it shows is that process's."""
+    parts = Path(os.path.abspath(prefix)).parts
+    return len(parts) > 1 and (parts[1] == "proc" or parts[1:3] == ("dev", "fd"))
 
 
 def _search(root: Path, depth: int, found: list[Path], problems: list[Problem]) -> None:
@@ -134,15 +149,25 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 
 def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discovery:
+    """Every environment, each once, by its resolved path: the path it is de-duplicated by is
+    the path it is read through (``FoundEnvironment.prefix``), so no other spelling of it can
+    stand in for it.
+
+    Run as root, every user's ``environments.txt`` is read. A line there that goes through
+    ``/proc`` is skipped and reported; a line that resolves to an environment the file's owner
+    does not own is reported and never replaces that environment's own listing: it is scanned,
+    by its resolved path, only if no other source found it."""
     result = Discovery()
     seen: dict[str, None] = {}
+    deferred: dict[str, str] = {}  # resolved prefix -> how, from registries that do not own it
+    me = os.geteuid() if hasattr(os, "geteuid") else None
 
     def add(prefix: Path, how: str) -> None:
         key = _key(prefix)
         if key in seen:
             return
         seen[key] = None
-        result.environments.append(FoundEnvironment(Path(os.path.abspath(prefix)), how))
+        result.environments.append(FoundEnvironment(Path(key), how))
 
     def doubt(path: Path, what: str) -> None:
         key = _key(path)
@@ -157,8 +182,23 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
         if problem:
             result.problems.append(problem)
             doubt(registry, "the environments it lists are")
+        owner = _owner(registry) if prefixes else None
+        foreign = me is not None and owner is not None and owner != me
         for prefix in prefixes:
+            if foreign and _through_proc(prefix):
+                result.problems.append(Problem(registry, (
+                    f"lists {prefix}, a path through another process's view of the filesystem: not "
+                    "trusted, skipped. Delete that line")))
+                continue
             if is_environment(prefix):
+                key = _key(prefix)
+                if foreign and _owner(Path(key)) != owner:
+                    if key not in seen:
+                        deferred.setdefault(key, f"registered in {registry} (not its owner's)")
+                        result.problems.append(Problem(registry, (
+                            f"lists {prefix}, which resolves to {key}, not owned by this file's owner: "
+                            "it never stands in for that environment's own listing. Delete that line if it is not theirs")))
+                    continue
                 add(prefix, f"registered in {registry}")
                 continue
             state = _unreadable(prefix)
@@ -188,6 +228,8 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
         _search(Path(root), SEARCH_DEPTH, found, result.problems)
         for prefix in found:
             add(prefix, f"under --search-path {root}")
+    for key, how in deferred.items():  # safety first: still scanned, by its resolved path
+        add(Path(key), how)
     return result
 
 

@@ -15,6 +15,7 @@ and says what to do, and the caller decides what "doubt" means for its decision.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
+
+from .safeio import RECORD_LIMIT, TEXT_LIMIT, open_dir_nofollow, read_bytes
 
 LINK_HARDLINK = 1
 LINK_SOFTLINK = 2
@@ -217,45 +220,69 @@ def _parse_record(prefix: Path, path: Path, data: object, with_files: bool) -> C
     )
 
 
-def read_conda_meta(prefix: Path, *, with_files: bool = True) -> EnvironmentData:
-    """Every record of an environment. Unreadable ones become problems, never exceptions."""
+def read_conda_meta(prefix: Path, *, with_files: bool = True, canonical: bool = False) -> EnvironmentData:
+    """Every record of an environment. Unreadable ones become problems, never exceptions.
+
+    ``conda-meta`` is opened once, each component of its path without following a symlink, and
+    every record is read relative to that descriptor (a regular file, with a size cap: a FIFO or
+    a link to ``/dev/zero`` is a problem, not a hang). ``canonical``: ``prefix`` is already the
+    resolved path the caller identified the environment by (the cache prune de-duplicates
+    environments by it), so it is not resolved again: a folder on it swapped for a symlink since
+    makes the environment unreadable instead of letting another folder stand in for it."""
     env = EnvironmentData(prefix=prefix)
     meta = prefix / "conda-meta"
     try:
-        names = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
+        fd = open_dir_nofollow(meta if canonical else os.path.realpath(meta))
     except FileNotFoundError:
         return env
     except OSError as exc:
+        why = exc.strerror
+        if canonical and exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            why = "a folder on its path was replaced by a symlink since it was found"
         env.problems.append(
-            Problem(meta, f"cannot be read ({exc.strerror}); check its permissions or skip this environment")
+            Problem(meta, f"cannot be read ({why}); check its permissions or skip this environment")
         )
         env.unreadable.append("*")
         return env
-    for file_name in names:
-        path = meta / file_name
+    try:
         try:
-            with open(path, "rb") as fh:
-                data = json.load(fh)
+            names = sorted(n for n in os.listdir(fd) if n.endswith(".json"))
         except OSError as exc:
-            reason = f"cannot be read ({exc.strerror})"
-        except (ValueError, RecursionError):
-            reason = "is not valid JSON (truncated or corrupt)"
-        else:
-            parsed = _parse_record(prefix, path, data, with_files)
-            if isinstance(parsed, CondaRecord):
-                env.records.append(parsed)
-                if with_files and isinstance(data, dict):
-                    bad = [f for f in data.get("files") or () if safe_relative(f) is None]
-                    if bad:
-                        env.problems.append(
-                            Problem(path, f"lists {len(bad)} path(s) outside the environment "
-                                          f"(e.g. {bad[0]!r}); they were ignored")
-                        )
-                continue
-            reason = parsed
-        env.problems.append(Problem(path, f"{reason}; {_REPAIR.replace('NAME', split_dist(file_name[:-5])[0])}"))
-        env.unreadable.append(file_name[: -len(".json")])
+            env.problems.append(
+                Problem(meta, f"cannot be read ({exc.strerror}); check its permissions or skip this environment")
+            )
+            env.unreadable.append("*")
+            return env
+        for file_name in names:
+            _read_record(env, prefix, meta, fd, file_name, with_files)
+    finally:
+        os.close(fd)
     return env
+
+
+def _read_record(env: EnvironmentData, prefix: Path, meta: Path, fd: int, file_name: str, with_files: bool) -> None:
+    path = meta / file_name
+    try:
+        data = json.loads(read_bytes(file_name, limit=RECORD_LIMIT, follow=False, dir_fd=fd))
+    except OSError as exc:
+        reason = f"cannot be read ({exc.strerror})"
+    except (ValueError, RecursionError):
+        reason = "is not valid JSON (truncated or corrupt)"
+    else:
+        parsed = _parse_record(prefix, path, data, with_files)
+        if isinstance(parsed, CondaRecord):
+            env.records.append(parsed)
+            if with_files and isinstance(data, dict):
+                bad = [f for f in data.get("files") or () if safe_relative(f) is None]
+                if bad:
+                    env.problems.append(
+                        Problem(path, f"lists {len(bad)} path(s) outside the environment "
+                                      f"(e.g. {bad[0]!r}); they were ignored")
+                    )
+            return
+        reason = parsed
+    env.problems.append(Problem(path, f"{reason}; {_REPAIR.replace('NAME', split_dist(file_name[:-5])[0])}"))
+    env.unreadable.append(file_name[: -len(".json")])
 
 
 # -- pip distributions --------------------------------------------------------------------------
@@ -280,7 +307,7 @@ def site_packages_dirs(prefix: Path) -> list[Path]:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_bytes(path, limit=TEXT_LIMIT).decode("utf-8", "replace")
     except OSError:
         return None
 

@@ -57,10 +57,10 @@ def _check(st: os.stat_result, path: object, limit: int) -> None:
         raise UnsafeFile(errno.EFBIG, f"is {st.st_size:,} bytes, over the {limit // MiB} MiB read limit", str(path))
 
 
-def read_bytes(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow: bool = True,
-               dir_fd: int | None = None) -> bytes:
-    """The content of a regular file, checked as the module says. ``follow=False``: a symlink
-    is refused too. ``dir_fd``: ``path`` is relative to that open folder."""
+def open_regular(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow: bool = True,
+                 dir_fd: int | None = None) -> int:
+    """An open descriptor of a regular file of at most ``limit`` bytes, checked as the module
+    says. ``follow=False``: a symlink is refused too. ``dir_fd``: ``path`` is relative to it."""
     st = os.stat(path, dir_fd=dir_fd, follow_symlinks=follow)
     _check(st, path, limit)
     flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY | (0 if follow else _NOFOLLOW)
@@ -75,20 +75,36 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow:
         _check(now, path, limit)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
             raise UnsafeFile(errno.EAGAIN, "changed while it was being opened", str(path))
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, MiB))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def read_fd(fd: int, limit: int, path: object = "") -> bytes:
+    """At most ``limit`` bytes from ``fd``; more is refused (the file grew after the check)."""
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, MiB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
     data = b"".join(chunks)
-    if len(data) > limit:  # it grew after the fstat
+    if len(data) > limit:
         raise UnsafeFile(errno.EFBIG, f"is over the {limit // MiB} MiB read limit", str(path))
     return data
+
+
+def read_bytes(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow: bool = True,
+               dir_fd: int | None = None) -> bytes:
+    """The content of a regular file (see :func:`open_regular`)."""
+    fd = open_regular(path, limit=limit, follow=follow, dir_fd=dir_fd)
+    try:
+        return read_fd(fd, limit, path)
+    finally:
+        os.close(fd)
 
 
 def read_text(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow: bool = True,

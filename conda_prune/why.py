@@ -34,7 +34,9 @@ from pathlib import Path
 
 from .graph import CONSTRAINS, DependencyGraph, Edge, Node
 from .history import read_requested_specs
+from .appscan.walk import MAX_BYTES
 from .records import CondaRecord, EnvironmentData, Problem, normalize_pip_name, read_environment
+from .safeio import read_bytes
 
 #: Dependency paths shown per package unless every path is asked for.
 SHOWN_PATHS = 8
@@ -433,8 +435,8 @@ def _notebook_cells(text: str) -> Iterator[tuple[int, str]]:
 
 def _app_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
-        if path.is_file():
-            yield path
+        if not path.is_dir():
+            yield path  # a file (or a FIFO, a device: the reader names it)
             continue
         for folder, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
@@ -452,28 +454,30 @@ def find_import_sites(paths: Sequence[Path]) -> tuple[list[ImportSite], list[Pro
     for file in _app_files(paths):
         shown = os.path.normpath(file)
         try:
-            raw = file.read_bytes()
+            raw = read_bytes(file, limit=MAX_BYTES)  # a regular file, bounded: a FIFO never hangs this
         except OSError as exc:
             problems.append(Problem(file, f"cannot be read ({exc.strerror}); its imports were not read"))
             continue
         if file.suffix == ".ipynb":
             try:
                 cells = list(_notebook_cells(raw.decode("utf-8", errors="replace")))
-            except ValueError:
-                problems.append(Problem(file, "is not a valid notebook (JSON); its imports were not read"))
+            except (ValueError, RecursionError, MemoryError):
+                problems.append(Problem(file, "is not a valid notebook (JSON, or nested too deep); its imports were not read"))
                 continue
             for cell, source in cells:
                 try:
                     tree = ast.parse(source)
-                except (SyntaxError, ValueError):
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
                     continue  # a cell that is not plain Python; the other cells still count
                 for line, statement, modules in _imports_in(tree):
                     sites.append(ImportSite(shown, line, statement, modules, cell))
             continue
         try:
             tree = ast.parse(raw, filename=shown)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            if isinstance(exc, (RecursionError, MemoryError)):
+                where = " (nested too deep to parse)"
             problems.append(Problem(file, f"is not valid Python{where}; its imports were not read"))
             continue
         for line, statement, modules in _imports_in(tree):

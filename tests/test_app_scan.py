@@ -289,13 +289,11 @@ def test_first_party_modules_environments_inside_the_app_and_vcs_are_skipped(tmp
 
 
 def test_unreadable_folder_and_file_are_doubts_naming_them(tmp_path: Path, monkeypatch) -> None:
-    import builtins
-
     import conda_prune.appscan as appscan
     from conda_prune.appscan import walk
 
     root = write(tmp_path / "app", {"ok.py": "import a\n", "secret/x.py": "import b\n", "locked.py": "import c\n"})
-    real_scandir, real_open = os.scandir, builtins.open
+    real_scandir, real_open = os.scandir, appscan.open_regular
 
     def scandir(path):
         if str(path).endswith("secret"):
@@ -308,7 +306,7 @@ def test_unreadable_folder_and_file_are_doubts_naming_them(tmp_path: Path, monke
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(walk.os, "scandir", scandir)
-    monkeypatch.setattr(appscan, "open", opener, raising=False)
+    monkeypatch.setattr(appscan, "open_regular", opener)
     result = scan_app([root], cache_dir=tmp_path / "cache")
     assert sorted(p.path for p in result.doubts) == [str(root / "locked.py"), str(root / "secret")]
     assert all("Permission denied" in p.message for p in result.doubts)
@@ -349,3 +347,51 @@ def test_cached_results_keep_the_path_the_user_gave(tmp_path: Path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     again = scan_app(["app"], cache_dir=cache)
     assert again.cached == 1 and again.uses[0].location == "app/a.py:1"
+
+
+# -- hostile application files (issue 14): named problems and doubts, never a hang or a crash ----
+
+
+def _hostile_app(root: Path) -> Path:
+    write(root, {
+        "ok.py": "import a\n",
+        "minus.py": "x = " + "-" * 50_000 + "1\n",
+        "chain.py": "import os\nos" + ".a" * 1_500 + "()\n",
+        "deep.ipynb": '{"cells": [{"cell_type": "code", "source": "import nb", "outputs": '
+                      + "[" * 100_000 + "]" * 100_000 + '}], "metadata": {}}',
+    })
+    os.mkfifo(root / "fifo.py")
+    (root / "zero.py").symlink_to("/dev/zero")
+    (root / "proc").symlink_to("/proc")
+    return root
+
+
+def test_hostile_app_files_never_hang_or_crash_the_scan(tmp_path: Path) -> None:
+    root = _hostile_app(tmp_path / "app")
+    result = scan_app([root], cache_dir=tmp_path / "cache")
+    doubts = {Path(p.path).name: p.message for p in result.doubts}
+    assert "FIFO" in doubts["fifo.py"] and "character device" in doubts["zero.py"]
+    assert "outside the application" in doubts["proc"] and "--app /proc" in doubts["proc"]
+    assert "a" in found(result, MODULE)
+    single = scan_app([root / "fifo.py"], cache_dir=None)  # one file named on --app: the same checks
+    assert [Path(p.path).name for p in single.doubts] == ["fifo.py"]
+
+
+def test_why_used_import_sites_survive_hostile_files(tmp_path: Path) -> None:
+    from conda_prune.why import find_import_sites
+
+    root = _hostile_app(tmp_path / "app")
+    sites, problems = find_import_sites([root])
+    said = {p.path.name: p.message for p in problems}
+    assert {"fifo.py", "zero.py", "minus.py", "deep.ipynb"} <= set(said)
+    assert any(s.modules == ("a",) for s in sites)
+
+
+def test_a_file_over_the_read_limit_is_a_doubt(tmp_path: Path, monkeypatch) -> None:
+    from conda_prune.appscan import walk
+
+    root = write(tmp_path / "app", {"ok.py": "import a\n", "big.py": "import only_here\n" + "#" * 200})
+    monkeypatch.setattr(walk, "MAX_BYTES", 100)
+    result = scan_app([root], cache_dir=None)
+    assert [Path(p.path).name for p in result.doubts] == ["big.py"]
+    assert "read limit" in result.doubts[0].message

@@ -6,7 +6,7 @@ not read (a :class:`ScanProblem`). It knows nothing about environments; mapping 
 packages is :mod:`conda_prune.env_prune`'s job. Results are cached per file (see
 :mod:`.cache`), so a second run on an unchanged tree reads only the cache.
 
-This package imports nothing outside the standard library.
+This package imports nothing outside the standard library (and :mod:`conda_prune.safeio`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..safeio import open_regular, read_fd
 from . import cache as _cache
 from .types import (
     COUNTING,
@@ -75,11 +76,15 @@ def scan_file(file: AppFile) -> FileResult:
 
     shown = file.shown
     try:
-        with open(file.path, "rb") as fh:
-            raw = fh.read(2)
+        # a regular file of bounded size, opened so a FIFO or a device swapped in never blocks
+        fd = open_regular(file.path, limit=walk.MAX_BYTES)
+        try:
+            raw = os.read(fd, 2)
             if file.kind == walk.SCRIPT and raw != b"#!":
                 return [], [], set()  # a file without extension that is not a script
-            raw += fh.read()
+            raw += read_fd(fd, walk.MAX_BYTES - len(raw), file.path)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return [], [ScanProblem(shown, f"cannot be read ({exc.strerror}); what it uses is unknown", True)], set()
     uses: list[Use] = []

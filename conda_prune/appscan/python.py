@@ -85,12 +85,15 @@ _PYTEST_PLUGINS = re.compile(r"^pytest_plugins[ \t]*(?::[^=\n]*)?=[ \t]*", re.M)
 
 
 def _dotted(node: ast.AST) -> str:
+    """``a.b.c`` of a name or attribute chain; iterative, so a chain thousands long is no
+    RecursionError."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
     if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else node.attr
-    return ""
+        parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def _is_type_checking(test: ast.AST) -> bool:
@@ -482,7 +485,7 @@ def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: 
             raise _Uncertain
         try:
             node = ast.parse(source, mode="eval").body
-        except (SyntaxError, ValueError, RecursionError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             raise _Uncertain from None
         if isinstance(node, ast.Call):
             reader = _TreeReader(path, line)

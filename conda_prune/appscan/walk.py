@@ -114,6 +114,10 @@ def walk_root(root: Path, shown: str, walk: Walk) -> None:
         walk.problems.append(ScanProblem(shown, f"cannot be read ({exc.strerror}); nothing in it was scanned", True))
         return
     if not stat.S_ISDIR(st.st_mode):
+        problem = _unreadable_reason(st)
+        if problem:
+            walk.problems.append(ScanProblem(shown, problem, True))
+            return
         kind = file_kind(root.name) or SCRIPT
         walk.files.append(AppFile(root, root.name, shown, kind, st.st_size, st.st_mtime_ns))
         if kind in (PYTHON, CYTHON):
@@ -124,8 +128,26 @@ def walk_root(root: Path, shown: str, walk: Walk) -> None:
     _walk_tree(root, shown, walk)
 
 
+def _unreadable_reason(st: os.stat_result) -> str | None:
+    """Why a file named as application code is not read (None: it is read). Either way the
+    caller reports it: what such a file uses is unknown, and that stops a removal."""
+    if not stat.S_ISREG(st.st_mode):
+        from ..safeio import _kind
+
+        return f"is {_kind(st.st_mode)}, not a regular file; not read, so what it uses is unknown"
+    if st.st_size > MAX_BYTES:
+        return (f"is {st.st_size // 2**20} MiB, over the {MAX_BYTES // 2**20} MiB read limit; not read, "
+                "so what it uses is unknown")
+    return None
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def _walk_tree(root: Path, shown: str, walk: Walk) -> None:
-    seen: set[str] = {os.path.realpath(root)}
+    top = os.path.realpath(root)
+    seen: set[str] = {top}
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         folder, rel_dir = stack.pop()
@@ -151,6 +173,11 @@ def _walk_tree(root: Path, shown: str, walk: Walk) -> None:
                     walk.environments.append(_shown(shown, rel))
                     continue
                 real = os.path.realpath(entry.path)
+                if entry.is_symlink() and not _inside(real, top):
+                    walk.problems.append(ScanProblem(_shown(shown, rel), (
+                        f"is a symlink to {real}, outside the application: not followed, so what it holds is "
+                        f"unknown. Pass --app {real} to scan it too"), True))
+                    continue
                 if real in seen:
                     continue  # a symlink loop, or a folder already read through another link
                 seen.add(real)
@@ -166,11 +193,10 @@ def _walk_tree(root: Path, shown: str, walk: Walk) -> None:
             except OSError as exc:
                 walk.problems.append(ScanProblem(_shown(shown, rel), f"cannot be read ({exc.strerror})", True))
                 continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if st.st_size > MAX_BYTES:
-                walk.problems.append(ScanProblem(
-                    _shown(shown, rel), f"is {st.st_size // 2**20} MiB; too big for code, not scanned"))
+            problem = _unreadable_reason(st)
+            if problem:
+                if stat.S_ISREG(st.st_mode) or file_kind(entry.name) is not None:
+                    walk.problems.append(ScanProblem(_shown(shown, rel), problem, True))
                 continue
             if kind in (PYTHON, CYTHON):
                 has_python = True

@@ -1,0 +1,159 @@
+"""What another user who controls file names and contents can make a prune do (issue 14).
+
+Each case is reproduced on a real installation built offline; most run as any user, the
+ones about other users' files need root (to own files as someone else)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from builder import Installation
+from conda_prune import cache_prune
+from conda_prune.cache_prune import IN_USE, plan_cache_prune
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as other users")
+
+
+def decisions(plan) -> dict[str, tuple[str, str]]:
+    return {d.entry.dist: (d.action, d.code) for d in plan.decisions}
+
+
+@pytest.fixture
+def victim(inst: Installation) -> Installation:
+    """``linked`` symlinked into the victim's environment ``v``; ``decoy`` holds nothing of it."""
+    inst.package("linked", size=20_000)
+    inst.package("other", size=1_000)
+    inst.create_env("v", ["linked"], link="symlink")
+    inst.create_env(inst.root / "hidden" / "decoy", ["other"], register=False)
+    return inst
+
+
+def _registry(path: Path, *lines: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def test_a_flipped_spelling_cannot_stand_in_for_an_environment(victim: Installation, monkeypatch) -> None:
+    """A registered spelling that resolves onto the victim's environment when environments are
+    de-duplicated and onto a decoy when they are read: the victim's environment is read."""
+    link = victim.root / "spelling"
+    link.symlink_to(victim.envs_dir / "v")
+    first = _registry(victim.root / "attacker" / "environments.txt", str(link))
+    mine = victim.home / ".conda" / "environments.txt"
+    locations = dataclasses.replace(victim.locations(), environments_txt=(first, mine))
+    real_discover = cache_prune.discover
+
+    def discover_then_flip(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = real_discover(*args, **kwargs)
+        link.unlink()
+        link.symlink_to(victim.root / "hidden" / "decoy")  # between the de-duplication and the read
+        return found
+
+    monkeypatch.setattr(cache_prune, "discover", discover_then_flip)
+    plan = plan_cache_prune(locations)
+    assert decisions(plan)["linked-1.0-0"] == ("keep", IN_USE)
+
+
+@needs_root
+def test_a_line_through_proc_in_another_users_registry_is_not_trusted(victim: Installation) -> None:
+    theirs = _registry(victim.root / "attacker" / "environments.txt", f"/proc/self/root{victim.root / 'hidden' / 'decoy'}")
+    os.chown(theirs, 65534, 65534)
+    locations = dataclasses.replace(victim.locations(), environments_txt=(theirs, *victim.locations().environments_txt))
+    plan = plan_cache_prune(locations)
+    assert not any("decoy" in str(e.prefix) for e in plan.discovery.environments)
+    said = [str(p) for p in plan.problems if p.path == theirs]
+    assert said and "not trusted" in said[0] and "Delete that line" in said[0]
+    assert decisions(plan)["linked-1.0-0"] == ("keep", IN_USE)
+
+
+@needs_root
+def test_another_users_line_never_replaces_the_owners_listing(victim: Installation) -> None:
+    v = victim.envs_dir / "v"
+    for dirpath, dirnames, filenames in os.walk(v):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            os.lchown(name, 1234, 1234)
+    link = victim.root / "spelling"
+    link.symlink_to(v)
+    theirs = _registry(victim.root / "attacker" / "environments.txt", str(link))
+    os.chown(theirs, 65534, 65534)
+    owners = _registry(victim.root / "owner" / "environments.txt", str(v))
+    os.chown(owners, 1234, 1234)
+    locations = dataclasses.replace(victim.locations(), environments_txt=(theirs, owners))
+    plan = plan_cache_prune(locations)
+    found = {str(e.prefix): e.how for e in plan.discovery.environments}
+    assert found[str(v.resolve())] == f"registered in {owners}"
+    assert any("not owned by this file's owner" in str(p) for p in plan.problems)
+
+
+def test_fifos_and_devices_are_named_problems_not_hangs(victim: Installation, tmp_path: Path) -> None:
+    meta = victim.envs_dir / "v" / "conda-meta"
+    os.mkfifo(meta / "x-1-0.json")
+    (meta / "zero-1-0.json").symlink_to("/dev/zero")
+    registry = tmp_path / "fifo-environments.txt"
+    os.mkfifo(registry)
+    locations = dataclasses.replace(victim.locations(), environments_txt=(registry, *victim.locations().environments_txt))
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(plan_cache_prune(locations)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done, "the plan hung on a FIFO"
+    plan = done[0]
+    said = {p.path.name: p.message for p in plan.problems}  # type: ignore[attr-defined]
+    assert "FIFO" in said["x-1-0.json"] and "reinstall" in said["x-1-0.json"]
+    assert "symlink" in said["zero-1-0.json"]
+    assert "FIFO" in said["fifo-environments.txt"]
+    assert plan.blockers, "an unreadable environments.txt is doubt"  # type: ignore[attr-defined]
+
+
+def test_a_fifo_paths_json_in_the_trash_is_incomplete_not_a_hang(victim: Installation) -> None:
+    from conda_prune.removal import Trash
+
+    cache = victim.pkgs
+    with Trash(cache) as trash:
+        moved = trash.move_in("other-1.0-0")
+        item = trash.path / moved
+        (item / "info" / "paths.json").unlink()
+        os.mkfifo(item / "info" / "paths.json")
+        started = time.monotonic()
+        assert trash.complete(moved) is False
+        assert time.monotonic() - started < 5
+        trash.delete(moved)
+
+
+@pytest.fixture
+def tarball_kept(inst: Installation) -> Installation:
+    """``used`` is installed; its extracted folder and its tarball are both in the cache."""
+    inst.package("used", size=5_000)
+    inst.create_env("e", ["used"])
+    inst.add_conda_cache_files()
+    import shutil
+
+    shutil.copy2(inst.packages["used-1.0-0"].path, inst.pkgs / inst.packages["used-1.0-0"].path.name)
+    return inst
+
+
+@needs_root
+def test_tarballs_of_another_user_are_kept(tarball_kept: Installation) -> None:
+    tarball = tarball_kept.pkgs / tarball_kept.packages["used-1.0-0"].path.name
+    os.chown(tarball, 65534, 65534)
+    plan = plan_cache_prune(tarball_kept.locations(), tarballs=True)
+    d = next(d for d in plan.decisions if d.entry.dist == "used-1.0-0")
+    assert (d.action, d.code) == ("keep", IN_USE) and "run the prune as" in d.reason
+    assert not plan.removals
+
+
+def test_tarballs_in_a_cache_you_may_not_write_are_kept(tarball_kept: Installation, monkeypatch) -> None:
+    from conda_prune import caches
+
+    monkeypatch.setattr(caches, "_read_only_reason", lambda path: "is not writable by you")
+    plan = plan_cache_prune(tarball_kept.locations(), tarballs=True)
+    d = next(d for d in plan.decisions if d.entry.dist == "used-1.0-0")
+    assert (d.action, d.code) == ("keep", IN_USE) and "not writable by you" in d.reason
+    assert not plan.removals
