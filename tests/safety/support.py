@@ -244,6 +244,8 @@ def _record_files(prefix: Path) -> dict[str, list[str]]:
         if not name.endswith(".json"):
             continue
         try:
+            if not stat.S_ISREG(os.lstat(meta / name).st_mode):
+                continue  # a case planted a FIFO or a link to a device: reading it would hang the check
             data = json.loads((meta / name).read_bytes())
             files = [f for f in data.get("files", []) if isinstance(f, str)]
         except (OSError, ValueError, AttributeError, RecursionError):

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.safety
 # what a message must offer besides naming the file: something the user can do ...
 REMEDY = re.compile(
     r"reinstall \S|restore the file|Fix its permissions|Make it readable|pass --ignore-unreachable|"
-    r"Delete that|Mount it|run the prune as|check its permissions|they were ignored"
+    r"Delete that|Mount it|run the prune as|check its permissions|they were ignored|Move it back into the cache"
 )
 # ... or, where the prune rightly leaves something alone and there is nothing to do, why
 EXPLAINS = re.compile(r"left alone|not writable by you|on a read-only filesystem")
@@ -220,6 +220,46 @@ def _swap_happened(ctx: Ctx) -> list[str]:
     return [] if (stash / "share" / "spare" / "s.txt").is_file() else ["the swap never happened: the case tested nothing"]
 
 
+def _fifo_record(ctx: Ctx) -> None:
+    os.mkfifo(ctx.envs / "e" / "conda-meta" / "x-1-0.json")
+
+
+def _zero_record(ctx: Ctx) -> None:
+    (ctx.envs / "e" / "conda-meta" / "zero-1-0.json").symlink_to("/dev/zero")
+
+
+def _fifo_registry(ctx: Ctx) -> None:
+    ctx.registry().unlink()
+    os.mkfifo(ctx.registry())
+
+
+def _own_trash(ctx: Ctx) -> Path:
+    own = ctx.pkgs / TRASH_DIR / str(ctx.who.uid)
+    own.mkdir(parents=True, exist_ok=True)
+    os.chmod(own, 0o700)
+    return own
+
+
+def _fifo_leftover(ctx: Ctx) -> None:
+    """A leftover of an entry in use (so the prune checks it is whole before anything else)
+    whose info/paths.json is a FIFO."""
+    left = _own_trash(ctx) / "used-1.0-0~1-1"
+    shutil.copytree(ctx.pkgs / "used-1.0-0", left, symlinks=True)
+    (left / "info" / "paths.json").unlink()
+    os.mkfifo(left / "info" / "paths.json")
+
+
+def _foreign_trash_item(ctx: Ctx) -> None:
+    """Another user moved an entry they may not delete into the trash, by hand."""
+    (ctx.pkgs / TRASH_DIR).mkdir(exist_ok=True)
+    shutil.copytree(ctx.pkgs / "spare-1.0-0", ctx.pkgs / TRASH_DIR / "theirs-1.0-0~1-1", symlinks=True)
+
+
+def _foreign_kept(ctx: Ctx) -> list[str]:
+    kept = (ctx.pkgs / TRASH_DIR / "theirs-1.0-0~1-1" / "info" / "index.json").is_file()
+    return [] if kept else ["the item someone else put in the trash was deleted"]
+
+
 def _symlink_kept(ctx: Ctx) -> list[str]:
     return [] if (ctx.pkgs / "ext-1.0-0").is_symlink() else ["the symlinked entry was removed"]
 
@@ -306,6 +346,17 @@ CASES = [
          _trash_symlink, both(0), both(False), lambda c: str(c.pkgs / TRASH_DIR), extra=_trash_kept),
     Case("swap-during-deletion", "entry folders and files swapped for symlinks to a folder outside the cache "
          "right after the deletion lists them", _swap_during_deletion, both(0), both(True), None, extra=_swap_happened),
+    Case("fifo-record", "a FIFO named like a record in `conda-meta`",
+         _fifo_record, both(0), both(True), lambda c: str(c.envs / "e" / "conda-meta" / "x-1-0.json")),
+    Case("zero-record", "a record that is a symlink to `/dev/zero`",
+         _zero_record, both(0), both(True), lambda c: str(c.envs / "e" / "conda-meta" / "zero-1-0.json")),
+    Case("fifo-registry", "`environments.txt` replaced by a FIFO",
+         _fifo_registry, both(3), both(False), lambda c: str(c.registry()), then=("--ignore-unreachable",)),
+    Case("fifo-leftover", "a leftover in the trash whose `info/paths.json` is a FIFO",
+         _fifo_leftover, both(0), both(True), None),
+    Case("foreign-trash-item", "an entry someone else moved into the trash by hand",
+         _foreign_trash_item, both(0), both(True), lambda c: str(c.pkgs / TRASH_DIR / "theirs-1.0-0~1-1"),
+         extra=_foreign_kept),
     Case("leftover-symlink", "a symlink to a folder outside planted in the trash",
          _leftover_symlink, both(0), both(True), None),
 ]
