@@ -43,6 +43,16 @@ def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(seen)
 
 
+def _unique_dirs(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """Each folder once, by its real path, under the first name it is listed by: conda's merge can
+    list one cache twice (``CONDA_PKGS_DIRS=~/pkgs-link`` in front of a ``pkgs_dirs`` naming the
+    folder the link points to), and a cache pruned under two names is pruned twice."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        seen.setdefault(os.path.realpath(path), path)
+    return tuple(seen.values())
+
+
 def environments_txt_files(home: Path, *, every_user: bool) -> tuple[Path, ...]:
     """The environments.txt files conda reads: the user's, or every user's when run as root."""
     homes = [home]
@@ -72,7 +82,7 @@ def from_conda_context() -> Locations:
     home = Path(os.path.expanduser("~"))
     return Locations(
         root_prefix=Path(context.root_prefix),
-        pkgs_dirs=_unique(Path(p) for p in context.pkgs_dirs),
+        pkgs_dirs=_unique_dirs(Path(p) for p in context.pkgs_dirs),
         envs_dirs=_unique(Path(p) for p in context.envs_dirs),
         environments_txt=environments_txt_files(home, every_user=_is_admin()),
         keep=keep,
@@ -180,7 +190,7 @@ def from_environment(
         keep = tuple(p for p in re.split(f"[,{os.pathsep}]", environ["CONDA_PRUNE_KEEP"]) if p)
     return Locations(
         root_prefix=root,
-        pkgs_dirs=_unique(pkgs_dirs),
+        pkgs_dirs=_unique_dirs(pkgs_dirs),
         envs_dirs=_unique(envs_dirs),
         environments_txt=environments_txt_files(home, every_user=_is_admin()),
         keep=tuple(keep),

@@ -166,6 +166,15 @@ def test_configured_envs_dirs_keep_the_default_ones_after_them(tmp_path: Path) -
     assert env in discover(locs).prefixes
 
 
+def test_a_cache_listed_under_two_names_is_one_cache(tmp_path: Path) -> None:
+    home, pkgs = tmp_path / "home", tmp_path / "pkgs"
+    pkgs.mkdir()
+    (tmp_path / "pkgs-link").symlink_to(pkgs)
+    write(home / ".condarc", f"pkgs_dirs: [{pkgs}]\n")
+    locs = from_environment({"HOME": str(home), "CONDA_PKGS_DIRS": str(tmp_path / "pkgs-link")})
+    assert locs.pkgs_dirs == (tmp_path / "pkgs-link",)
+
+
 def test_envs_path_variable_splits_on_the_path_separator_only(tmp_path: Path) -> None:
     locs = from_environment({"HOME": str(tmp_path), "CONDA_ENVS_PATH": f"/e1{os.pathsep}/e2,x"})
     assert locs.envs_dirs[:2] == (Path("/e1"), Path("/e2,x"))
