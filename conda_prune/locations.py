@@ -3,8 +3,9 @@
 Inside conda the answers come from conda's own ``context`` (so ``.condarc``, ``CONDA_PKGS_DIRS``
 and every other way of configuring conda apply). The ``conda-prune`` script, which also runs
 where conda is not importable (micromamba and pixi users, slim images), reads the same sources
-itself: ``CONDA_PKGS_DIRS`` / ``CONDA_ENVS_PATH``, ``CONDARC`` and the usual ``.condarc`` files,
-the root prefix, and ``~/.conda/environments.txt``.
+itself: conda's configuration files and variables, read and merged by conda's rules
+(:mod:`conda_prune.condarc`, which also reads micromamba's ``.mambarc`` files), the root
+prefix, and ``~/.conda/environments.txt``.
 
 We never call ``conda.core.envs_manager.list_all_known_prefixes``: it rewrites
 ``environments.txt`` to drop entries it cannot see, and a prune must not change what it reads
@@ -32,13 +33,7 @@ class Locations:
     environments_txt: tuple[Path, ...] = ()
     keep: tuple[str, ...] = ()
     condarc_files: tuple[Path, ...] = field(default=(), compare=False)
-
-
-def _expand(value: str, environ: Mapping[str, str], home: Path) -> Path:
-    value = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: environ.get(m.group(1) or m.group(2), ""), value)
-    if value.startswith("~"):
-        value = str(home) + value[1:]
-    return Path(os.path.normpath(os.path.abspath(value)))
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:
@@ -46,6 +41,16 @@ def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:
     for path in paths:
         seen.setdefault(path, None)
     return tuple(seen)
+
+
+def _unique_dirs(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """Each folder once, by its real path, under the first name it is listed by: conda's merge can
+    list one cache twice (``CONDA_PKGS_DIRS=~/pkgs-link`` in front of a ``pkgs_dirs`` naming the
+    folder the link points to), and a cache pruned under two names is pruned twice."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        seen.setdefault(os.path.realpath(path), path)
+    return tuple(seen.values())
 
 
 def environments_txt_files(home: Path, *, every_user: bool) -> tuple[Path, ...]:
@@ -77,7 +82,7 @@ def from_conda_context() -> Locations:
     home = Path(os.path.expanduser("~"))
     return Locations(
         root_prefix=Path(context.root_prefix),
-        pkgs_dirs=_unique(Path(p) for p in context.pkgs_dirs),
+        pkgs_dirs=_unique_dirs(Path(p) for p in context.pkgs_dirs),
         envs_dirs=_unique(Path(p) for p in context.envs_dirs),
         environments_txt=environments_txt_files(home, every_user=_is_admin()),
         keep=keep,
@@ -87,94 +92,9 @@ def from_conda_context() -> Locations:
 # -- the standalone reading of conda's configuration -------------------------------------------
 
 
-def _load_yaml(text: str) -> object:
-    """Parse a .condarc. Uses a YAML library when one is installed, else a small reader that
-    understands the keys conda-prune needs (top-level scalars and lists, and ``plugins:``)."""
-    for loader in (_load_with_ruamel, _load_with_pyyaml):
-        try:
-            return loader(text)
-        except ImportError:
-            continue
-    return _load_minimal(text)
-
-
-def _load_with_ruamel(text: str) -> object:
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
-
-
-def _load_with_pyyaml(text: str) -> object:
-    import yaml
-
-    return yaml.safe_load(text)
-
-
-def _scalar(text: str) -> str:
-    text = text.split(" #", 1)[0].strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-def _load_minimal(text: str) -> dict[str, object]:
-    """Top-level ``key: value``, ``key: [a, b]``, block lists, and nested mappings."""
-    result: dict[str, object] = {}
-    # (indent of the key that opened it, its mapping, the parent mapping, the key)
-    stack: list[tuple[int, dict[str, object], dict[str, object] | None, str]] = [(-1, result, None, "")]
-    for raw in text.splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        indent = len(raw) - len(raw.lstrip(" "))
-        line = raw.strip()
-        while len(stack) > 1 and indent <= stack[-1][0]:
-            stack.pop()
-        mapping, parent, key = stack[-1][1], stack[-1][2], stack[-1][3]
-        if line.startswith("- "):
-            if parent is not None:
-                items = parent.get(key)
-                if not isinstance(items, list):
-                    items = []
-                    parent[key] = items  # the key opened a list, not a mapping
-                items.append(_scalar(line[2:]))
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        name, value = name.strip(), value.strip()
-        if not value:
-            child: dict[str, object] = {}
-            mapping[name] = child
-            stack.append((indent, child, mapping, name))
-        elif value.startswith("[") and value.endswith("]"):
-            mapping[name] = [_scalar(v) for v in value[1:-1].split(",") if v.strip()]
-        else:
-            mapping[name] = _scalar(value)
-    return result
-
-
-def _condarc_candidates(environ: Mapping[str, str], home: Path, root: Path | None) -> list[Path]:
-    candidates: list[Path] = [Path("/etc/conda/.condarc"), Path("/etc/conda/condarc")]
-    if root is not None:
-        candidates += [root / ".condarc", root / "condarc"]
-    xdg = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-    candidates += [
-        Path(xdg) / "conda" / ".condarc",
-        Path(xdg) / "conda" / "condarc",
-        home / ".config" / "conda" / ".condarc",
-        home / ".conda" / ".condarc",
-        home / ".conda" / "condarc",
-        home / ".condarc",
-    ]
-    if environ.get("CONDA_PREFIX"):
-        candidates.append(Path(environ["CONDA_PREFIX"]) / ".condarc")
-    if environ.get("CONDARC"):
-        candidates.append(Path(environ["CONDARC"]))
-    return list(_unique(candidates))
-
-
-def _standalone_root(environ: Mapping[str, str], home: Path) -> Path | None:
-    for var in ("CONDA_ROOT_PREFIX", "CONDA_ROOT", "MAMBA_ROOT_PREFIX"):
+def _installation(environ: Mapping[str, str], home: Path) -> Path | None:
+    """The conda (or micromamba) installation: what conda calls ``$CONDA_ROOT``."""
+    for var in ("CONDA_ROOT", "MAMBA_ROOT_PREFIX"):
         if environ.get(var):
             return Path(environ[var])
     if environ.get("CONDA_EXE"):
@@ -185,65 +105,97 @@ def _standalone_root(environ: Mapping[str, str], home: Path) -> Path | None:
     return None
 
 
+def _root_writable(root: Path | None) -> bool:
+    """conda's test: the root prefix's ``conda-meta/history`` can be opened for appending."""
+    if root is None:
+        return False
+    history = root / "conda-meta" / "history"
+    return history.is_file() and os.access(history, os.W_OK)
+
+
+def _target_prefix(
+    environ: Mapping[str, str], home: Path, installation: Path | None,
+    name: str | None, prefix: str | None,
+) -> Path | None:
+    """The environment conda puts in ``$CONDA_PREFIX`` while it reads its configuration:
+    ``-p``, ``-n``, else the active one, else ``CONDA_DEFAULT_ENV``, else the installation."""
+    from .condarc import expand_path
+
+    if prefix:
+        return expand_path(prefix, environ, home)
+    if name:
+        default_env: str | None = name
+    elif environ.get("CONDA_PREFIX"):
+        return Path(environ["CONDA_PREFIX"])
+    else:
+        default_env = environ.get("CONDA_DEFAULT_ENV")
+    if not default_env or default_env in ("base", "root"):
+        return installation
+    if os.sep in default_env:
+        return Path(os.path.abspath(default_env))
+    if installation is None:
+        return None
+    # conda looks the name up in the envs dirs it knows before reading any file
+    dirs = [home / ".conda" / "envs", installation / "envs"]
+    if _root_writable(installation):
+        dirs.reverse()
+    return next((d / default_env for d in dirs if (d / default_env).is_dir()), dirs[0] / default_env)
+
+
 def from_environment(
-    environ: Mapping[str, str] | None = None, home: Path | None = None
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    *,
+    target_name: str | None = None,
+    target_prefix: str | None = None,
 ) -> Locations:
-    """Locations read the way conda reads them, for use where conda is not importable."""
+    """Locations read the way conda reads them, for use where conda is not importable.
+
+    ``target_name`` / ``target_prefix`` are ``-n`` / ``-p``: conda reads that environment's
+    ``.condarc`` (instead of the active environment's)."""
+    from . import condarc
+
     environ = os.environ if environ is None else environ
     home = Path(environ.get("HOME") or os.path.expanduser("~")) if home is None else home
-    root = _standalone_root(environ, home)
+    installation = _installation(environ, home)
+    target = _target_prefix(environ, home, installation, target_name, target_prefix)
+    variables = dict(environ)
+    for var, value in (("CONDA_ROOT", installation), ("CONDA_PREFIX", target)):
+        if value is not None:
+            variables[var] = str(value)
+        else:
+            variables.pop(var, None)
+    config = condarc.load(variables, home)
+    warnings: list[str] = list(config.warnings)
 
-    settings: dict[str, list[str]] = {"pkgs_dirs": [], "envs_dirs": [], KEEP_SETTING: []}
-    used: list[Path] = []
-    # Later files take precedence: their list items come first, as conda merges sequences.
-    for path in reversed(_condarc_candidates(environ, home, root)):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        used.append(path)
-        try:
-            data = _load_yaml(text)
-        except Exception:  # a broken .condarc: conda would refuse it too; ignore its values
-            continue
-        if not isinstance(data, dict):
-            continue
-        if root is None and isinstance(data.get("root_prefix"), str):
-            root = Path(str(data["root_prefix"]))
-        plugins = data.get("plugins")
-        sources = {**data, **(plugins if isinstance(plugins, dict) else {})}
-        for key in settings:
-            value = sources.get(key)
-            if isinstance(value, list):
-                settings[key] += [str(v) for v in value if v not in settings[key]]
+    root_setting = condarc.single_setting(condarc.ROOT_PREFIX, config.sources, environ, warnings)
+    root = (
+        Path(os.path.abspath(condarc.expand_user(root_setting, home))) if root_setting else installation
+    )
+    writable = _root_writable(root)
 
-    def env_list(*names: str) -> list[str]:
-        for name in names:
-            if environ.get(name):
-                return [p for p in re.split(r"[,%s]" % os.pathsep, environ[name]) if p]
-        return []
-
-    root_writable = root is not None and os.access(root, os.W_OK)
-    pkgs = env_list("CONDA_PKGS_DIRS") or settings["pkgs_dirs"]
-    if not pkgs:
-        defaults = [str(home / ".conda" / "pkgs")]
+    def with_defaults(configured: tuple[str, ...], leaf: str) -> list[Path]:
+        defaults = [home / ".conda" / leaf]
         if root is not None:
-            defaults.insert(0 if root_writable else 1, str(root / "pkgs"))
-        pkgs = defaults
-    envs = env_list("CONDA_ENVS_PATH", "CONDA_ENVS_DIRS") or settings["envs_dirs"]
-    if not envs:
-        defaults = [str(home / ".conda" / "envs")]
-        if root is not None:
-            defaults.insert(0 if root_writable else 1, str(root / "envs"))
-        envs = defaults
-    keep = env_list("CONDA_PRUNE_KEEP") or settings[KEEP_SETTING]
+            defaults.insert(0 if writable else 1, root / leaf)
+        return [*condarc.paths_setting(configured, environ, home), *defaults]
+
+    pkgs = condarc.sequence_setting(condarc.PKGS_DIRS, config.sources, environ, warnings)
+    # conda: the configured caches, or else the defaults; the configured envs dirs, then the defaults
+    pkgs_dirs = list(condarc.paths_setting(pkgs, environ, home)) if pkgs else with_defaults((), "pkgs")
+    envs = condarc.sequence_setting(condarc.ENVS_DIRS, config.sources, environ, warnings)
+    envs_dirs = with_defaults(envs, "envs")
+    keep = condarc.sequence_setting(condarc.keep_setting(KEEP_SETTING), config.sources, environ, warnings)
+    if environ.get("CONDA_PRUNE_KEEP"):
+        keep = tuple(p for p in re.split(f"[,{os.pathsep}]", environ["CONDA_PRUNE_KEEP"]) if p)
     return Locations(
         root_prefix=root,
-        pkgs_dirs=_unique(_expand(p, environ, home) for p in pkgs),
-        envs_dirs=_unique(_expand(p, environ, home) for p in envs),
+        pkgs_dirs=_unique_dirs(pkgs_dirs),
+        envs_dirs=_unique(envs_dirs),
         environments_txt=environments_txt_files(home, every_user=_is_admin()),
         keep=tuple(keep),
-        condarc_files=tuple(used),
+        condarc_files=config.files,
+        warnings=tuple(dict.fromkeys(warnings)),
     )
 
 

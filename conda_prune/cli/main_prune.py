@@ -89,7 +89,7 @@ def execute(args: argparse.Namespace) -> int:
 
     options = run_options(args)
     output = Output(options)
-    locs = locations_for(args)
+    locs = locations_for(args, output)
     if args.app:
         from .env_prune import execute_env_prune
 

@@ -75,7 +75,7 @@ def execute(args: argparse.Namespace) -> int:
 
     options = run_options(args)
     output = Output(options)
-    locations = locations_for(args)
+    locations = locations_for(args, output)
     prefix = Path(target_prefix(args, locations) or "")
     if not str(prefix) or not is_environment(prefix):
         raise EnvironmentNotFound(f"{prefix} is not a conda environment; name one with -n NAME or -p PATH")

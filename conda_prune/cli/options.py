@@ -90,12 +90,22 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
-def locations_for(args: argparse.Namespace):
+def locations_for(args: argparse.Namespace, output=None):
+    """Where caches and environments are: from conda's context, or (standalone) read the way
+    conda reads them, with a warning on ``output`` for each configuration file we ignore."""
     from .. import locations
 
-    if getattr(args, STANDALONE, False):
-        return locations.from_environment()
-    return locations.from_conda_context()
+    if not getattr(args, STANDALONE, False):
+        return locations.from_conda_context()
+    name, prefix = getattr(args, "name", None), getattr(args, "prefix", None)
+    locs = locations.from_environment(
+        target_name=name if isinstance(name, str) else None,
+        target_prefix=prefix if isinstance(prefix, str) else None,
+    )
+    if output is not None:
+        for message in locs.warnings:
+            output.warn(message)
+    return locs
 
 
 def target_prefix(args: argparse.Namespace, locs) -> str | None:

@@ -3,8 +3,11 @@
     conda-prune prune [options]        same as ``conda prune``
     conda-prune why-used PKG [options] same as ``conda why-used``
 
-Locations come from ``CONDA_PKGS_DIRS``, ``CONDARC`` / ``~/.condarc``, the root prefix
-(``CONDA_ROOT_PREFIX``, ``MAMBA_ROOT_PREFIX`` or ``CONDA_EXE``) and ``~/.conda/environments.txt``.
+Locations come from conda's configuration, read from conda's search path (``condarc.d/``
+folders included) and micromamba's ``.mambarc`` files, merged as conda merges them, with the
+``CONDA_*`` variables; the root prefix (``CONDA_ROOT_PREFIX``, ``root_prefix``, else the
+installation: ``CONDA_ROOT``, ``MAMBA_ROOT_PREFIX`` or ``CONDA_EXE``); and
+``~/.conda/environments.txt``. See :mod:`conda_prune.condarc`.
 """
 
 from __future__ import annotations
