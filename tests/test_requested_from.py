@@ -150,10 +150,11 @@ def test_a_later_install_on_a_lockfile_environment_is_a_real_request(inst, run):
     ]
     assert cublas.paths[0].root.description == "requested: pytorch"
     assert by_name(report, "pytorch").requested
-    code, out, _ = run("why-used", "libcublas", "-p", str(prefix))
+    code, out, _ = run("why-used", "libcublas", "pytorch", "-p", str(prefix))
     assert code == 0
     notes = [line for line in out.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "pytorch was requested later" in notes[0]
+    assert "asked for               yes (requested: pytorch)\n" in out  # not also "nothing depends on it"
     text = " ".join(out.split())
     assert ("1. pytorch 2.3.0 → cuda-runtime >=12.1,<12.2 → cuda-libraries 12.1.0.* → libcublas "
             ">=12.1.3.1,<12.2 (requested: pytorch)") in text
@@ -356,3 +357,20 @@ def test_export_keeps_the_users_own_specs_from_the_file(inst, run, tmp_path):
     assert "  - pytorch>=2\n" in text and "  - pandas\n" in text
     assert "  - python=3.11.8\n" in text  # kept by rule, not in the file: pinned as before
     assert "where environment.yml gives no spec" in text
+
+
+# -- hostile history -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("minus_signs, warned", [(200_000, False), (1_100_000, True)])
+def test_a_history_line_of_minus_signs_is_no_traceback(inst, run, minus_signs, warned):
+    prefix = lockfile_env_then_install(inst)
+    history = prefix / "conda-meta" / "history"
+    with open(history, "a") as fh:
+        fh.write(f"==> 2024-02-01 00:00:00 <==\n# cmd: conda install x\n# update specs: [{'-' * minus_signs}1]\n")
+    code, out, err = run("why-used", "libcublas", "-p", str(prefix), "--json")
+    assert code == 0 and "Traceback" not in err
+    data = json.loads(out)
+    assert data["roots"]["names"] == ["pandas", "pytorch"]
+    assert [p["path"] for p in data["problems"]] == ([str(history)] if warned else [])
+    assert len(err.splitlines()) == (1 if warned else 0)

@@ -99,7 +99,7 @@ def disk_text(disk: DiskUsage) -> str:
 
 def requested_text(e: Explanation, report: WhyUsedReport) -> str:
     if e.requested:
-        return "yes (" + "; ".join(r.description for r in e.requested_as) + ")"
+        return "yes (" + "; ".join(r.description for r in e.requested_as if r.asked) + ")"
     if e.requested_as:  # a stand-in root without history
         why = "a lockfile install" if report.roots.lockfile else "no history"
         return f"{why}; {e.requested_as[0].description}"
