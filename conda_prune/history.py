@@ -28,6 +28,7 @@ _VERSION_RELATION = re.compile(r"^(=|>|<|!|~)")
 _CMD_LINE = re.compile(r"^#\s*cmd:\s*(.+)")
 #: ``name==1.26.4=py311_0``, ``name=1.26.4=py311_0``, ``name 1.26.4 py311_0``: one exact build
 _EXACT_BUILD = re.compile(r"^[A-Za-z0-9_.+-]+\s*(?:==|=|\s)\s*[^\s=<>!~*,|\[\]]+\s*(?:=|\s)\s*[^\s=<>!~*,|\[\]]+$")
+_CHECKSUMS = re.compile(r"\[([^\[\]]*)\]$")
 #: a spec line longer than this is not conda's (a real one for 1,000 URL specs is ~150 KB);
 #: parsing it could exhaust memory, so it is skipped and reported
 MAX_SPEC_LINE = 1 << 20
@@ -96,6 +97,10 @@ def is_exact_spec(spec: str) -> bool:
         return True
     if "::" in spec:
         spec = spec.rsplit("::", 1)[1]
+    checksums = _CHECKSUMS.search(spec)  # ``[md5=...]`` pins nothing more than the build
+    if checksums and all(key.strip() in ("md5", "sha256", "fn", "url", "subdir")
+                         for key, _, _ in (part.partition("=") for part in checksums.group(1).split(","))):
+        spec = spec[: checksums.start()]
     return bool(_EXACT_BUILD.match(spec))
 
 

@@ -37,6 +37,8 @@ INSTALLED = ["numpy", "python", "tzdata", "torch"]
         ("numpy==1.26.4=py311h64a7726_0", True),
         ("conda-forge::numpy=1.26.4=py311h64a7726_0", True),
         ("numpy 1.26.4 py311h64a7726_0", True),
+        ("numpy==1.26.4=py311h64a7726_0[md5=0123abcd]", True),
+        ("numpy==1.26.4=py311h64a7726_0[license=BSD]", False),
         ("numpy==1.26.4", False),
         ("numpy=1.26.4=*_0", False),
         ("numpy 1.26.* py311*", False),
