@@ -323,7 +323,7 @@ def find_roots(
         requested_file, skipped = find_requested_file(apps)
         problems += skipped
     if requested_file is not None:
-        from_file, unmatched = _file_roots(requested_file, graph)
+        from_file, unmatched = _file_roots(requested_file, graph, env)
         if not from_file:
             problems.append(Problem(
                 requested_file.path, "names no installed package; it was not used to tell what was asked for"
@@ -351,11 +351,18 @@ def find_roots(
 _PIP_NAME_END = re.compile(r"[\s\[<>=!~;@(]")
 
 
-def _file_roots(file: RequestedFile, graph: DependencyGraph) -> tuple[list[Root], list[str]]:
+def _file_roots(file: RequestedFile, graph: DependencyGraph, env: EnvironmentData) -> tuple[list[Root], list[str]]:
     """The installed packages the file's specs name, and the specs that name none. A conda spec
     finds a conda package first, a pip requirement a pip-installed distribution first; either
-    falls back to the other kind (a pyproject.toml lists pip names that conda packages carry)."""
+    falls back to the other kind, and a pip name to the conda package that installed a Python
+    distribution of that name (a pyproject.toml's ``torch`` is conda's ``pytorch``)."""
     origin = file.path.name
+    record_names = {r.dist: r.name for r in env.records}
+    carried = {
+        d.normalized_name: f"conda:{record_names[d.conda_owner]}"
+        for d in env.pip
+        if d.conda_owner is not None and d.conda_owner in record_names
+    }
     roots: list[Root] = []
     unmatched: list[str] = []
     for spec, pip in [(s, False) for s in file.conda] + [(s, True) for s in file.pip]:
@@ -365,7 +372,7 @@ def _file_roots(file: RequestedFile, graph: DependencyGraph) -> tuple[list[Root]
             keys.reverse()
         key = next((k for k in keys if k in graph.nodes), None)
         if key is None:
-            key = next((n.key for n in graph.find(name)), None)
+            key = next((n.key for n in graph.find(name)), None) or carried.get(normalize_pip_name(name))
         if key is None:
             unmatched.append(spec)
             continue

@@ -316,6 +316,15 @@ def test_a_file_beside_the_app_is_used_when_the_history_has_no_real_requests(ins
     assert f"{env_file}, found beside --app {app}, tells what was asked for" in " ".join(out.split())
 
 
+def test_a_pyproject_pip_name_finds_the_conda_package_that_carries_it(inst, tmp_path):
+    prefix = lockfile_env(inst)
+    pyproject = write(tmp_path / "pyproject.toml", '[project]\nname = "app"\ndependencies = ["torch>=2"]\n')
+    report = why_used(prefix, ["libcublas"], requested_file=read_requested_file(pyproject))
+    assert [(r.name, r.spec) for r in report.roots.roots] == [("pytorch", "torch>=2")]
+    assert chains(by_name(report, "libcublas")) == [CUDA_CHAIN]
+    assert report.problems == ()
+
+
 def test_no_file_is_looked_for_when_the_history_has_real_requests(inst, tmp_path):
     prefix = lockfile_env_then_install(inst)
     app = write(tmp_path / "proj" / "train.py", "import torch\n").parent
