@@ -22,6 +22,11 @@ The decision for one package is made in :func:`plan_env_prune`, in this order:
 
 Doubt stops removal: files of the application or records of the environment that could not be
 read, or an application in which nothing was found to read.
+
+What the user asked for (:func:`conda_prune.why.find_roots`: the history's real requests, or the
+file named by ``--requested-from``, or the packages nothing depends on after a lockfile install)
+decides nothing here; it is reported beside each verdict, and ``--export`` keeps the user's own
+spec for a package whose request came from a file.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .appscan import (
@@ -51,7 +56,7 @@ from .appscan import (
 )
 from .graph import REQUIRES_DIST, DependencyGraph, marker_environment
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
-from .why import disk_usage, module_providers, name_matches
+from .why import FROM_FILE, RootSet, disk_usage, module_providers, name_matches
 
 # verdicts (stable: they appear in --json)
 USED = "used"  # direct evidence in the application
@@ -118,6 +123,7 @@ class Verdict:
     cautions: tuple[str, ...] = ()
     removable: bool = False  # unused, and conda can remove it (not installed with pip)
     optional_only: bool = False  # used only through imports guarded by ``except ImportError``
+    asked_for: str = ""  # how the user asked for it ("requested: pandas", "environment.yml: pandas>=2")
 
     @property
     def stays(self) -> bool:
@@ -159,6 +165,7 @@ class EnvPrunePlan:
     files_scanned: int = 0
     files_cached: int = 0
     skipped_environments: tuple[str, ...] = ()
+    roots: RootSet | None = None  # what the user asked for
     graph: DependencyGraph | None = field(default=None, compare=False, repr=False)
 
     def with_status(self, status: str) -> list[Verdict]:
@@ -576,12 +583,15 @@ def plan_env_prune(
     keep_list: Sequence[str] = (),
     self_hosting: bool = False,
     graph: DependencyGraph | None = None,
+    roots: RootSet | None = None,
 ) -> EnvPrunePlan:
     """Decide, for every package of ``env``, whether the application at ``scan`` needs it.
 
     ``self_hosting``: the environment is the base environment or the one running conda, so
-    conda and its dependencies stay. Reads only."""
+    conda and its dependencies stay. ``roots``: what the user asked for, reported beside each
+    verdict (:func:`conda_prune.why.find_roots`). Reads only."""
     graph = DependencyGraph.build(env) if graph is None else graph
+    asked_for = roots  # what the user asked for; ``roots`` below are what the application needs
     providers = environment_providers(env)
     evidence, missing, dynamic, typing_only = _collect_evidence(env, scan, providers, graph)
     kept = _always_kept(env, graph, keep, keep_list, self_hosting)
@@ -650,6 +660,9 @@ def plan_env_prune(
                 )
             verdict = Verdict(**common, status=UNUSED, reason=UNUSED_REASON, cautions=tuple(notes),
                               removable=node.kind == "conda")
+        asked = next((r for r in asked_for.of(key) if r.asked), None) if asked_for is not None else None
+        if asked is not None:
+            verdict = replace(verdict, asked_for=asked.description)
         verdicts.append(verdict)
     verdicts.sort(key=lambda v: (v.name.lower(), v.kind))
 
@@ -665,6 +678,7 @@ def plan_env_prune(
         files_scanned=scan.files,
         files_cached=scan.cached,
         skipped_environments=scan.skipped_environments,
+        roots=asked_for,
         graph=graph,
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
@@ -791,8 +805,12 @@ def lean_environment(plan: EnvPrunePlan, env: EnvironmentData, name: str | None 
             channel = _channel_name(record.channel)
             counts[channel] = counts.get(channel, 0) + 1
     channels = sorted(counts, key=lambda c: (-counts[c], c))
+    own = _file_specs(plan)
+    pinned = "pinned to the installed versions"
+    if own:
+        pinned += f" where {Path(plan.roots.file).name} gives no spec" if plan.roots else ""
     lines = [
-        f"# What {', '.join(plan.apps)} uses in {env.prefix}, pinned to the installed versions.",
+        f"# What {', '.join(plan.apps)} uses in {env.prefix}, {pinned}.",
         "# Written by conda prune --export; rebuild with: conda env create -f THIS_FILE",
         f"name: {name or env.prefix.name}",
     ]
@@ -801,13 +819,20 @@ def lean_environment(plan: EnvPrunePlan, env: EnvironmentData, name: str | None 
         lines += [f"  - {c}" for c in channels]
     lines.append("dependencies:")
     for v in sorted(conda, key=lambda v: v.name):
-        lines.append(f"  - {v.name}={v.version}" if v.version else f"  - {v.name}")
+        lines.append(f"  - {own[v.key]}" if v.key in own else f"  - {v.name}={v.version}" if v.version else f"  - {v.name}")
     if pip:
         lines.append("  - pip:")
-        lines += [f"    - {v.name}=={v.version}" for v in sorted(pip, key=lambda v: v.name.lower())]
+        lines += [f"    - {own.get(v.key) or f'{v.name}=={v.version}'}" for v in sorted(pip, key=lambda v: v.name.lower())]
     for v in editable:
         lines.append(f"# {v.name} {v.version} is an editable install: add it back with pip install -e")
     return "\n".join(lines) + "\n"
+
+
+def _file_specs(plan: EnvPrunePlan) -> dict[str, str]:
+    """Graph key -> the spec as the user wrote it in the file the roots came from."""
+    if plan.roots is None or not plan.roots.file:
+        return {}
+    return {r.key: r.spec for r in reversed(plan.roots.roots) if r.reason == FROM_FILE and r.spec}
 
 
 def keep_patterns_unmatched(graph: DependencyGraph, patterns: Iterable[str]) -> list[str]:

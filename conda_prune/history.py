@@ -3,6 +3,13 @@
 This is the same reading as conda's ``History.get_requested_specs_map`` (the map the solver
 uses), done without conda so it also works from the standalone script; a test checks that both
 agree on real histories. The per-record ``requested_spec(s)`` field is not used: it goes stale.
+
+One difference: a command that installed from a lockfile or an explicit list (``conda create
+--file explicit.txt``, ``conda-lock install``, ``conda env create`` from a fully pinned file)
+records *every* package it installed as requested, each pinned to its exact build or given as a
+URL. Such a command says nothing about what the user wanted, so its specs are set apart
+(:attr:`RequestedSpecs.lockfile_specs`) instead of being taken as requests. The test is made per
+command, so a later ``conda install x`` on top of a lockfile environment still counts.
 """
 
 from __future__ import annotations
@@ -13,11 +20,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .records import Problem
 from .specs import spec_name
 
 _SPEC_LINE = re.compile(r"^#\s*(\w+)\s*specs:\s*(.+)?$")
 _VERSION_RELATION = re.compile(r"^(=|>|<|!|~)")
 _CMD_LINE = re.compile(r"^#\s*cmd:\s*(.+)")
+#: ``name==1.26.4=py311_0``, ``name=1.26.4=py311_0``, ``name 1.26.4 py311_0``: one exact build
+_EXACT_BUILD = re.compile(r"^[A-Za-z0-9_.+-]+\s*(?:==|=|\s)\s*[^\s=<>!~*,|\[\]]+\s*(?:=|\s)\s*[^\s=<>!~*,|\[\]]+$")
+_CHECKSUMS = re.compile(r"\[([^\[\]]*)\]$")
+#: a spec line longer than this is not conda's (a real one for 1,000 URL specs is ~150 KB);
+#: parsing it could exhaust memory, so it is skipped and reported
+MAX_SPEC_LINE = 1 << 20
 _ACTIONS = {
     "update": "update", "install": "update", "create": "update",
     "remove": "remove", "uninstall": "remove",
@@ -38,11 +52,18 @@ def _blocks(text: str) -> list[list[str]]:
 
 @dataclass
 class RequestedSpecs:
-    """Requested specs by package name, and whether a history existed at all."""
+    """Requested specs by package name, and whether a history existed at all.
+
+    ``lockfile_specs``: the specs of commands that installed from a lockfile or an explicit
+    list, by name; they are not in ``specs``. ``lockfile`` is true when the history holds such
+    a command (also one that wrote only ``+url`` lines and no specs)."""
 
     specs: dict[str, str] = field(default_factory=dict)
     pinned: dict[str, str] = field(default_factory=dict)
     has_history: bool = False
+    lockfile: bool = False
+    lockfile_specs: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
 
     def names(self) -> set[str]:
         return set(self.specs) | set(self.pinned)
@@ -55,8 +76,8 @@ def _parse_specs(text: str | None) -> list[str]:
     if text.startswith("["):
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return []
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return []  # hostile or broken input (``[-----...1]`` exhausts the parser)
         return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
     specs: list[str] = []
     for part in text.split(","):
@@ -67,6 +88,45 @@ def _parse_specs(text: str | None) -> list[str]:
     return [s.strip() for s in specs if s.strip()]
 
 
+def is_exact_spec(spec: str) -> bool:
+    """Does ``spec`` name one exact build, as lockfiles and explicit installs write them? A URL
+    (``file:///ch/noarch::numpy==1.26.4=py_0``, ``https://.../numpy-1.26.4-py_0.conda``) or
+    ``name==version=build`` with no wildcard."""
+    spec = spec.strip()
+    if "://" in spec or spec.startswith("file:"):
+        return True
+    if "::" in spec:
+        spec = spec.rsplit("::", 1)[1]
+    checksums = _CHECKSUMS.search(spec)  # ``[md5=...]`` pins nothing more than the build
+    if checksums and all(key.strip() in ("md5", "sha256", "fn", "url", "subdir")
+                         for key, _, _ in (part.partition("=") for part in checksums.group(1).split(","))):
+        spec = spec[: checksums.start()]
+    return bool(_EXACT_BUILD.match(spec))
+
+
+def _added_names(block: list[str]) -> set[str]:
+    """Names of the packages a command added (its ``+channel::name-version-build`` lines)."""
+    names = set()
+    for line in block:
+        if line.startswith("+") and len(line) > 1:
+            dist = line[1:].rsplit("::", 1)[-1].rsplit("/", 1)[-1]
+            parts = dist.rsplit("-", 2)
+            if len(parts) == 3:
+                names.add(parts[0].lower())
+    return names
+
+
+def _is_lockfile_command(specs: list[str], added: set[str], installed: set[str] | None) -> bool:
+    """Specs of one command that came from a lockfile or an explicit list: more than one, each
+    one exact build, naming every package the command added (every installed one, when the
+    command lists none). A single pinned spec is taken at its word: a person may type that."""
+    if len(specs) < 2 or not all(is_exact_spec(s) for s in specs):
+        return False
+    names = {spec_name(s) for s in specs}
+    wanted = added or installed
+    return bool(wanted) and wanted <= names
+
+
 def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -> RequestedSpecs:
     """Requested specs of an environment, limited to installed names when those are given."""
     result = RequestedSpecs()
@@ -75,27 +135,44 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
         text = history.read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
+    installed_names = set(installed) if installed is not None else None
     spec_map: dict[str, str] = {}
     for block in _blocks(text):
         if not any(_CMD_LINE.match(line) for line in block):
             continue  # conda ignores a block without a "# cmd:" line
         actions: dict[str, list[str]] = {}
+        spec_lines = 0
         for line in block:
+            if len(line) > MAX_SPEC_LINE and line.startswith("#"):
+                result.problems.append(Problem(
+                    history, f"has a spec line of {len(line):,} characters, which conda never writes; it was "
+                    "skipped (restore the file from a backup, or delete that line)",
+                ))
+                continue
             match = _SPEC_LINE.match(line)
             if not match:
                 continue
+            spec_lines += 1
             action, raw = match.groups()
             specs = [s for s in _parse_specs(raw) if not s.endswith("@")]
             kind = _ACTIONS.get(action)
             if specs and kind:
                 actions[kind] = specs
+        added = _added_names(block)
+        if not spec_lines and added and not any(line.startswith("-") for line in block):
+            result.lockfile = True  # +url lines and no specs: an explicit install by an older tool
+        update = actions.get("update", [])
+        if _is_lockfile_command(update, added, installed_names):
+            result.lockfile = True
+            result.lockfile_specs.update((spec_name(s), s) for s in update)
+            actions.pop("update")
         # the order conda applies them in: removals, then updates, then neutered specs
         for spec in actions.get("remove", ()):
             spec_map.pop(spec_name(spec), None)
         for kind in ("update", "neutered"):
             for spec in actions.get(kind, ()):
                 spec_map[spec_name(spec)] = spec
-    result.has_history = bool(spec_map) or "specs:" in text
+    result.has_history = bool(spec_map) or result.lockfile or "specs:" in text
     try:
         pinned = (prefix / "conda-meta" / "pinned").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -104,9 +181,9 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
         line = line.strip()
         if line and not line.startswith("#"):
             result.pinned[spec_name(line)] = line
-    if installed is not None:
-        names = set(installed)
-        spec_map = {n: s for n, s in spec_map.items() if n in names}
-        result.pinned = {n: s for n, s in result.pinned.items() if n in names}
+    if installed_names is not None:
+        spec_map = {n: s for n, s in spec_map.items() if n in installed_names}
+        result.pinned = {n: s for n, s in result.pinned.items() if n in installed_names}
+        result.lockfile_specs = {n: s for n, s in result.lockfile_specs.items() if n in installed_names}
     result.specs = spec_map
     return result

@@ -2,8 +2,11 @@
 
 The answer starts from what the user asked for, the *roots*: the specs in the environment's
 history, its pinned specs, and the pip distributions installed on request (``REQUESTED`` in
-their dist-info). Where the history names no specs (a lockfile install, an environment made by
-another tool), the packages nothing depends on stand in for them, and the report says so.
+their dist-info). Where the history names no specs (an environment made by another tool), or
+only the specs of a lockfile install (every package requested, each pinned to its build), the
+packages nothing depends on stand in for them, and the report says so. A file the user names
+(``--requested-from environment.yml``), or one found beside the ``--app`` folders when the
+history has no real requests, gives the roots instead (:mod:`conda_prune.requested_files`).
 
 For each installed package that matches a name or a glob we then collect:
 
@@ -36,7 +39,9 @@ from .graph import CONSTRAINS, DependencyGraph, Edge, Node
 from .history import read_requested_specs
 from .appscan.walk import MAX_BYTES
 from .records import CondaRecord, EnvironmentData, Problem, normalize_pip_name, read_environment
+from .requested_files import RequestedFile, find_requested_file
 from .safeio import read_bytes
+from .specs import spec_name
 
 #: Dependency paths shown per package unless every path is asked for.
 SHOWN_PATHS = 8
@@ -46,6 +51,7 @@ ALL_PATHS_CAP = 10_000
 REQUESTED = "requested"  # a spec in conda-meta/history
 PINNED = "pinned"  # a spec in conda-meta/pinned
 PIP_REQUESTED = "pip-requested"  # a pip distribution with REQUESTED
+FROM_FILE = "file"  # a spec in the file named by --requested-from (or found beside --app)
 LEAF = "leaf"  # no history: nothing depends on it
 CYCLE = "cycle"  # no history: nothing outside its dependency cycle depends on it
 
@@ -75,8 +81,9 @@ class Root:
 
     key: str
     name: str
-    reason: str  # REQUESTED, PINNED, PIP_REQUESTED, LEAF or CYCLE
+    reason: str  # REQUESTED, PINNED, PIP_REQUESTED, FROM_FILE, LEAF or CYCLE
     spec: str = ""
+    origin: str = ""  # FROM_FILE: the file's name
 
     @property
     def description(self) -> str:
@@ -84,17 +91,60 @@ class Root:
             REQUESTED: f"requested: {self.spec}",
             PINNED: f"pinned: {self.spec}",
             PIP_REQUESTED: "pip, requested",
+            FROM_FILE: f"{self.origin}: {self.spec}",
             LEAF: "nothing depends on it",
             CYCLE: "nothing outside its cycle depends on it",
         }[self.reason]
 
+    @property
+    def asked(self) -> bool:
+        """Did the user ask for it (rather than nothing depending on it)?"""
+        return self.reason in ASKED
+
+
+ASKED = (REQUESTED, PINNED, PIP_REQUESTED, FROM_FILE)
+
+_LOCKFILE = (
+    "conda-meta/history records an install from a lockfile or an explicit list (every package "
+    "requested, each pinned to its build)"
+)
+
 
 @dataclass(frozen=True)
 class RootSet:
-    """The roots of an environment, and where they came from."""
+    """The roots of an environment, and where they came from.
+
+    ``from_history``: the history's own requests are the roots. Otherwise the roots are the
+    specs of ``file`` when one was used, else the packages nothing depends on (``lockfile``
+    says whether that is because the history records a lockfile install)."""
 
     roots: tuple[Root, ...]
-    from_history: bool  # False: history had no specs, leaves stand in for them
+    from_history: bool  # False: history had no real requests; a file or the leaves stand in
+    file: str = ""  # the file the roots were read from
+    file_how: str = ""  # how its specs were found ("the specs of environment.yml, its sources")
+    found_beside: str = ""  # the --app path the file was found beside
+    lockfile: bool = False  # the history records a lockfile install
+    problems: tuple[Problem, ...] = field(default=(), compare=False)
+
+    @property
+    def source(self) -> str:
+        """``history``, ``file`` or ``leaves``."""
+        return "file" if self.file else "history" if self.from_history else "leaves"
+
+    @property
+    def roots_from(self) -> str:
+        """``history``, ``leaves`` or the path of the file."""
+        return self.file or self.source
+
+    @property
+    def asked(self) -> bool:
+        """Are the roots what the user asked for (not the packages nothing depends on)?"""
+        return self.source != "leaves"
+
+    @property
+    def later_requests(self) -> tuple[str, ...]:
+        """With a lockfile install, what the history requested besides it."""
+        return tuple(sorted({r.name for r in self.roots if r.reason == REQUESTED})) if self.lockfile else ()
 
     @property
     def keys(self) -> set[str]:
@@ -105,8 +155,21 @@ class RootSet:
 
     @property
     def note(self) -> str:
+        if self.file:
+            how = f" ({self.file_how})" if self.file_how else ""
+            if self.found_beside:
+                why = _LOCKFILE if self.lockfile else "conda-meta/history names no requested specs"
+                return f"{why}, so {self.file}{how}, found beside --app {self.found_beside}, tells what was asked for"
+            return f"what was asked for is read from {self.file}{how}, named by --requested-from"
         if self.from_history:
             return ""
+        if self.lockfile:
+            later = self.later_requests
+            also = f"; {', '.join(later)} {'was' if len(later) == 1 else 'were'} requested later" if later else ""
+            return (
+                f"{_LOCKFILE}, so the packages nothing depends on are taken as what was asked for{also}; "
+                "name the file the environment was made from with --requested-from FILE"
+            )
         return (
             "conda-meta/history names no requested specs (an install from a lockfile, or an "
             "environment made by another tool), so the packages nothing depends on are taken "
@@ -201,7 +264,7 @@ class Explanation:
 
     @property
     def requested(self) -> bool:
-        return any(r.reason in (REQUESTED, PINNED, PIP_REQUESTED) for r in self.requested_as)
+        return any(r.asked for r in self.requested_as)
 
     def shared_cache_entries(self) -> dict[str, tuple[str, ...]]:
         """Cache entries used by more than one environment, with the environments using them."""
@@ -234,23 +297,89 @@ class WhyUsedReport:
 # -- roots ----------------------------------------------------------------------------------
 
 
-def find_roots(prefix: Path, env: EnvironmentData, graph: DependencyGraph) -> RootSet:
-    """What the user asked for: history specs, pinned specs and requested pip distributions;
-    the packages nothing depends on when the history names no specs."""
+def find_roots(
+    prefix: Path,
+    env: EnvironmentData,
+    graph: DependencyGraph,
+    *,
+    requested_file: RequestedFile | None = None,
+    apps: Sequence[Path] = (),
+) -> RootSet:
+    """What the user asked for: history specs, pinned specs and requested pip distributions.
+
+    A lockfile install's specs are not requests (:mod:`conda_prune.history`). Where the
+    history has no real requests, a file beside the ``--app`` paths that names them is used;
+    ``requested_file`` (``--requested-from``) is used whatever the history says. Without either,
+    the packages nothing depends on stand in, besides the real requests there are."""
     conda_names = {r.name for r in env.records}
     requested = read_requested_specs(prefix, conda_names)
-    roots = [Root(f"conda:{n}", n, REQUESTED, s) for n, s in sorted(requested.specs.items())]
-    roots += [Root(f"conda:{n}", n, PINNED, s) for n, s in sorted(requested.pinned.items())]
-    roots += [
+    problems = list(requested.problems)
+    asked = [Root(f"conda:{n}", n, REQUESTED, s) for n, s in sorted(requested.specs.items())]
+    asked += [Root(f"conda:{n}", n, PINNED, s) for n, s in sorted(requested.pinned.items())]
+    asked += [
         Root(f"pypi:{d.normalized_name}", d.name, PIP_REQUESTED)
         for d in sorted(env.pip, key=lambda d: d.normalized_name)
         if d.requested and d.is_pip_installed
     ]
-    if requested.specs:
-        return RootSet(tuple(roots), from_history=True)
+    if requested_file is None and not requested.specs and apps:
+        requested_file, skipped = find_requested_file(apps)
+        problems += skipped
+    if requested_file is not None:
+        from_file, unmatched = _file_roots(requested_file, graph, env)
+        if not from_file:
+            problems.append(Problem(
+                requested_file.path, "names no installed package; it was not used to tell what was asked for"
+            ))
+        elif unmatched:
+            problems.append(Problem(
+                requested_file.path,
+                f"names {len(unmatched)} spec{'s' if len(unmatched) != 1 else ''} that match no installed package "
+                f"({', '.join(unmatched[:5])}{', ...' if len(unmatched) > 5 else ''}); the others were used",
+            ))
+        if from_file:
+            return RootSet(
+                tuple(from_file + asked), from_history=False, file=str(requested_file.path),
+                file_how=requested_file.how, found_beside=requested_file.found_beside,
+                lockfile=requested.lockfile, problems=tuple(problems),
+            )
+    if requested.specs and not requested.lockfile:
+        return RootSet(tuple(asked), from_history=True, problems=tuple(problems))
+    roots = list(asked)
     roots += [Root(k, graph.nodes[k].name, LEAF) for k in graph.leaves()]
     roots += [Root(k, graph.nodes[k].name, CYCLE) for k in _cycle_heads(graph, {r.key for r in roots})]
-    return RootSet(tuple(roots), from_history=False)
+    return RootSet(tuple(roots), from_history=False, lockfile=requested.lockfile, problems=tuple(problems))
+
+
+_PIP_NAME_END = re.compile(r"[\s\[<>=!~;@(]")
+
+
+def _file_roots(file: RequestedFile, graph: DependencyGraph, env: EnvironmentData) -> tuple[list[Root], list[str]]:
+    """The installed packages the file's specs name, and the specs that name none. A conda spec
+    finds a conda package first, a pip requirement a pip-installed distribution first; either
+    falls back to the other kind, and a pip name to the conda package that installed a Python
+    distribution of that name (a pyproject.toml's ``torch`` is conda's ``pytorch``)."""
+    origin = file.path.name
+    record_names = {r.dist: r.name for r in env.records}
+    carried = {
+        d.normalized_name: f"conda:{record_names[d.conda_owner]}"
+        for d in env.pip
+        if d.conda_owner is not None and d.conda_owner in record_names
+    }
+    roots: list[Root] = []
+    unmatched: list[str] = []
+    for spec, pip in [(s, False) for s in file.conda] + [(s, True) for s in file.pip]:
+        name = _PIP_NAME_END.split(spec.strip(), 1)[0] if pip else spec_name(spec)
+        keys = [f"pypi:{normalize_pip_name(name)}", f"conda:{name.lower()}"]
+        if not pip:
+            keys.reverse()
+        key = next((k for k in keys if k in graph.nodes), None)
+        if key is None:
+            key = next((n.key for n in graph.find(name)), None) or carried.get(normalize_pip_name(name))
+        if key is None:
+            unmatched.append(spec)
+            continue
+        roots.append(Root(key, graph.nodes[key].name, FROM_FILE, spec, origin))
+    return roots, unmatched
 
 
 def _cycle_heads(graph: DependencyGraph, roots: set[str]) -> list[str]:
@@ -577,14 +706,16 @@ def why_used(
     apps: Sequence[Path] = (),
     other_environments: Sequence[Path] | None = None,
     all_paths: bool = False,
+    requested_file: RequestedFile | None = None,
 ) -> WhyUsedReport:
     """The whole report for ``conda why-used PATTERN... -p PREFIX``.
 
-    ``other_environments``: with ``--all-envs``, the prefixes of every known environment."""
+    ``other_environments``: with ``--all-envs``, the prefixes of every known environment.
+    ``requested_file``: ``--requested-from``, read already."""
     env = read_environment(prefix)
     graph = DependencyGraph.build(env)
-    roots = find_roots(prefix, env, graph)
-    problems = list(env.problems)
+    roots = find_roots(prefix, env, graph, requested_file=requested_file, apps=apps)
+    problems = list(env.problems) + list(roots.problems)
 
     matched: dict[str, Node] = {}
     not_found: list[tuple[str, tuple[str, ...]]] = []
@@ -652,6 +783,8 @@ __all__ = [
     "SHOWN_PATHS",
     "DependencyPath",
     "DiskUsage",
+    "ASKED",
+    "FROM_FILE",
     "EnvironmentUse",
     "Explanation",
     "ImportSite",

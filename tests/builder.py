@@ -177,7 +177,7 @@ class Installation:
         def pick(spec: str):
             if spec in self.packages:
                 pkg = self.packages[spec]
-                return next(r for r in by_name[pkg.name] if str(r.version) == pkg.version and r.build == pkg.build)
+                return next(r for r in by_name[pkg.name] if str(r.version) == pkg.version and str(r.build) == pkg.build)
             name, _, version = spec.partition("=")
             candidates = by_name.get(name.strip().lower(), [])
             if version:
@@ -214,12 +214,16 @@ class Installation:
         register: bool = True,
         history: bool = True,
         requested: Iterable[str] | None = None,
+        explicit: str | None = None,
     ) -> Path:
         """Install ``specs`` (with their dependencies) into a real environment.
 
         ``link``: "hardlink" (conda's default), "symlink" (as under ``always_softlink``: files
         are symlinks into the cache and records say softlink) or "copy". ``history`` writes
         conda's ``conda-meta/history`` naming ``requested`` (default: ``specs``).
+        ``explicit``: write the history as an install from a lockfile does instead:
+        ``"update-specs"`` as ``conda create --file explicit.txt`` (every package requested by
+        URL spec), ``"urls-only"`` as tools that write only the ``+url`` lines.
         """
         import rattler
 
@@ -240,7 +244,9 @@ class Installation:
         )
         if link == "symlink":
             self._convert_to_symlinks(prefix)
-        if history:
+        if explicit:
+            self.write_explicit_history(prefix, records, urls_only=explicit == "urls-only")
+        elif history:
             self.write_history(prefix, [r for r in records], requested if requested is not None else specs)
         else:
             (prefix / "conda-meta" / "history").write_text("")
@@ -269,6 +275,50 @@ class Installation:
             lines.append(f"+{self.channel.as_uri()}::{rec.name.normalized}-{rec.version}-{rec.build}")
         lines.append(f"# update specs: {list(requested)!r}")
         (prefix / "conda-meta" / "history").write_text("\n".join(lines) + "\n")
+
+    def _url_spec(self, rec) -> tuple[str, str]:
+        """The ``+`` line and the update spec conda writes for a record installed by URL."""
+        channel = f"{self.channel.as_uri()}/{rec.subdir}"
+        name = rec.name.normalized
+        return f"+{channel}::{name}-{rec.version}-{rec.build}", f"{channel}::{name}=={rec.version}={rec.build}"
+
+    def write_explicit_history(self, prefix: Path, records: Iterable, *, urls_only: bool = False) -> None:
+        """The history ``conda create -p PREFIX --file explicit.txt`` writes (read from conda's
+        ``misc.explicit`` and checked against a real conda 26.7.1): the ``+`` lines sorted, then
+        one ``update specs`` line of URL specs in the file's order. ``urls_only``: no specs."""
+        records = list(records)
+        lines = [
+            "==> 2023-11-14 22:13:20 <==",
+            f"# cmd: {self.base}/bin/conda create -p {prefix} --file explicit.txt",
+            "# conda version: 26.7.1",
+        ]
+        lines += sorted(self._url_spec(r)[0] for r in records)
+        if not urls_only:
+            lines.append(f"# update specs: {[self._url_spec(r)[1] for r in records]!r}")
+        (prefix / "conda-meta" / "history").write_text("\n".join(lines) + "\n")
+
+    def install(self, prefix: Path, specs: Iterable[str], *, requested: Iterable[str] | None = None) -> list:
+        """``conda install -p PREFIX SPECS`` on an existing environment: link ``specs`` and
+        their dependencies, and append the history block conda writes (the ``+`` lines of the
+        new packages and ``update specs`` naming ``requested``, default ``specs``)."""
+        import rattler
+
+        specs = list(specs)
+        installed = [m.name[: -len(".json")] for m in (prefix / "conda-meta").glob("*.json")]
+        before = {d for d in installed}
+        records = self._select([*installed, *specs])
+        asyncio.run(rattler.install(records, prefix, cache_dir=self.pkgs, show_progress=False))
+        added = [r for r in records if f"{r.name.normalized}-{r.version}-{r.build}" not in before]
+        lines = [
+            "==> 2023-11-15 09:00:00 <==",
+            f"# cmd: {self.base}/bin/conda install -p {prefix} {' '.join(specs)}",
+            "# conda version: 26.7.1",
+        ]
+        lines += sorted(f"+{self.channel.as_uri()}::{r.name.normalized}-{r.version}-{r.build}" for r in added)
+        lines.append(f"# update specs: {list(requested if requested is not None else specs)!r}")
+        with open(prefix / "conda-meta" / "history", "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+        return added
 
     def register(self, prefix: Path) -> None:
         txt = self.home / ".conda" / "environments.txt"

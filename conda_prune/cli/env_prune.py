@@ -133,6 +133,9 @@ def _warn_problems(output: Output, problems: list[str], verbose: int) -> None:
 
 def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..appscan import scan_app
+    from ..graph import DependencyGraph
+    from ..why import find_roots
+    from .options import requested_file
     from ..env_prune import (
         EnvPruneReport,
         bytes_leaving,
@@ -147,6 +150,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     from ..render.env_prune import render_export, render_plan, render_removal, report_json
 
     apps = _check_arguments(args)
+    named = requested_file(args)
     prefix = Path(target_prefix(args, locations) or "")
     if not is_environment(prefix):
         raise EnvironmentNotFound(f"{prefix} is not an environment (it has no conda-meta/history); check -n/-p")
@@ -161,10 +165,13 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     with output.progress("reading the application") as bar:
         scan = scan_app(apps, progress=lambda done, total: bar.update("reading the application", done, total))
     env = read_environment(prefix)
+    graph = DependencyGraph.build(env)
+    roots = find_roots(prefix, env, graph, requested_file=named, apps=apps)
     plan = plan_env_prune(
         env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
-        self_hosting=_self_hosting(prefix, locations, options.standalone),
+        self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
     )
+    plan.problems += [str(p) for p in roots.problems]
     for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
         output.warn(f"--keep {pattern!r} matches no package of {prefix}")
     _warn_problems(output, plan.problems, options.verbosity)

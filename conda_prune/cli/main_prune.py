@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from textwrap import dedent
 
-from .options import add_output, add_prefix
+from .options import add_output, add_prefix, add_requested_from
 
 DESCRIPTION = dedent(
     """
@@ -80,6 +80,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--with-cache", action="store_true",
         help="After removing packages from the environment, also prune the package caches.",
     )
+    add_requested_from(app)
     add_output(parser, prompt=True)
 
 
@@ -90,6 +91,10 @@ def execute(args: argparse.Namespace) -> int:
     options = run_options(args)
     output = Output(options)
     locs = locations_for(args, output)
+    if getattr(args, "requested_from", None) and not args.app:
+        from ..exceptions import UsageError
+
+        raise UsageError("--requested-from only applies with --app (pruning an environment)")
     if args.app:
         from .env_prune import execute_env_prune
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from textwrap import dedent
 
-from .options import add_output, add_prefix
+from .options import add_output, add_prefix, add_requested_from
 
 DESCRIPTION = dedent(
     """
@@ -15,7 +15,9 @@ DESCRIPTION = dedent(
     and pip distributions installed on request), show every dependency path down to the
     package, shortest first, each step labelled with the spec that creates it. conda depends
     and pip Requires-Dist (markers evaluated for the environment) form one graph. Without
-    history, the packages nothing depends on stand in for what was asked for.
+    history (or with only a lockfile install's specs, which name every package), the packages
+    nothing depends on stand in for what was asked for, unless --requested-from names the file
+    the environment was made from, or such a file lies beside the --app folders.
 
     Nothing is written into the environment.
     """
@@ -29,6 +31,8 @@ EPILOG = dedent(
       conda why-used numpy -n myenv --app ./src     ... and where ./src imports it
       conda why-used openssl --all-envs             which environments have it, and their cache entries
       conda why-used numpy -n myenv --tree          what needs it, as a tree
+      conda why-used libcublas -n myenv --requested-from environment.yml
+                                                    ... from what environment.yml asks for
       conda why-used numpy -n myenv --graph dot | dot -Tsvg > numpy.svg
 
     exit codes: 0 every PKG is installed, 1 some PKG is not installed, 2 bad usage
@@ -59,6 +63,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--all-paths", action="store_true",
         help="List every dependency path (and every dependent), not the shortest one from each requested package.",
     )
+    add_requested_from(group)
     view = parser.add_argument_group("View").add_mutually_exclusive_group()
     view.add_argument("--tree", action="store_true", help="Show what needs the package as a tree.")
     view.add_argument("--graph", choices=["dot"], help="Print the package and what needs it as a Graphviz graph.")
@@ -70,7 +75,7 @@ def execute(args: argparse.Namespace) -> int:
 
     from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, UsageError
     from ..records import is_environment
-    from .options import locations_for, run_options, target_prefix
+    from .options import locations_for, requested_file, run_options, target_prefix
     from .output import Output
 
     options = run_options(args)
@@ -83,6 +88,7 @@ def execute(args: argparse.Namespace) -> int:
     for app, raw in zip(apps, args.app):
         if not app.exists():
             raise UsageError(f"--app {raw}: no such file or folder")
+    named = requested_file(args)
 
     from ..why import why_used
 
@@ -92,7 +98,9 @@ def execute(args: argparse.Namespace) -> int:
 
         discovery = discover(locations)
         others = discovery.prefixes
-    report = why_used(prefix, args.packages, apps=apps, other_environments=others, all_paths=args.all_paths)
+    report = why_used(
+        prefix, args.packages, apps=apps, other_environments=others, all_paths=args.all_paths, requested_file=named
+    )
 
     from ..render import why_used as render
 

@@ -131,3 +131,25 @@ def target_prefix(args: argparse.Namespace, locs) -> str | None:
         )
     return str(target)
 
+
+
+def add_requested_from(group) -> None:
+    """``--requested-from FILE``: the file that names what the user asked for."""
+    group.add_argument(
+        "--requested-from", metavar="FILE",
+        help="Take what was asked for from FILE (an environment.yml, conda-lock.yml, pixi.toml or pyproject.toml), "
+             "not from the history: for environments installed from a lockfile, which record every package as "
+             "requested. Without it, such a file beside the --app folders is used when the history has no real requests.",
+    )
+
+
+def requested_file(args: argparse.Namespace):
+    """The ``--requested-from`` file, read; a missing or broken one is a usage error (exit 2)."""
+    raw = getattr(args, "requested_from", None)
+    if not isinstance(raw, str):
+        return None
+    from pathlib import Path
+
+    from ..requested_files import read_requested_file
+
+    return read_requested_file(Path(raw))

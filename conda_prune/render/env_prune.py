@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -39,6 +40,8 @@ def _why(v: Verdict, verbose: int, *, unused_table: bool = False) -> Text:
         text.append("\nonly optional imports (guarded by except ImportError)", style="dim")
     if v.status in (NEEDED, KEPT) and len(v.needed_by) > 2:
         text.append("\n" + " -> ".join(v.needed_by), style="dim")
+    if v.asked_for and verbose:
+        text.append(f"\nasked for ({v.asked_for})", style="dim")
     for caution in v.cautions:
         text.append(f"\ncaution: {caution}", style="yellow")
     if text.plain.startswith("\n"):
@@ -53,6 +56,9 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
     files = f"{plan.files_scanned} file{'s' if plan.files_scanned != 1 else ''}"
     console.print(f"Application: [bold]{apps}[/bold] ({files} read{cached})")
     console.print(f"Environment: [bold]{plan.prefix}[/bold]: {_counts(report)}")
+    if plan.roots is not None and plan.roots.note:
+        asked = len({r.key for r in plan.roots.roots if r.asked})
+        console.print(f"[yellow]note:[/yellow] {escape(plan.roots.note)} ({asked} asked for).", soft_wrap=True)
     if plan.skipped_environments and verbose:
         for folder in plan.skipped_environments:
             console.print(f"  [dim]not read: {folder} is an environment, not application code[/dim]")
@@ -196,6 +202,7 @@ def _verdict_json(v: Verdict, report: EnvPruneReport) -> dict[str, Any]:
         "cautions": list(v.cautions),
         "removable": v.removable,
         "optional_only": v.optional_only,
+        "asked_for": v.asked_for or None,
     }
     if v.removable:
         data["bytes_freed_now"] = report.package_bytes.get(v.key, 0)
@@ -211,6 +218,9 @@ def report_json(report: EnvPruneReport) -> dict[str, Any]:
         "dry_run": report.dry_run,
         "files_scanned": plan.files_scanned,
         "files_cached": plan.files_cached,
+        "roots_from": plan.roots.roots_from if plan.roots is not None else None,
+        "roots_note": plan.roots.note if plan.roots is not None else "",
+        "asked_for": sorted({r.name for r in plan.roots.roots if r.asked}) if plan.roots is not None else [],
         "packages": [_verdict_json(v, report) for v in sorted(plan.verdicts, key=lambda v: (v.name, v.kind))],
         "unused": sorted(v.name for v in plan.unused),
         "removable": sorted(v.name for v in plan.removable),

@@ -99,14 +99,15 @@ def disk_text(disk: DiskUsage) -> str:
 
 def requested_text(e: Explanation, report: WhyUsedReport) -> str:
     if e.requested:
-        return "yes (" + "; ".join(r.description for r in e.requested_as) + ")"
+        return "yes (" + "; ".join(r.description for r in e.requested_as if r.asked) + ")"
     if e.requested_as:  # a stand-in root without history
-        return f"no history; {e.requested_as[0].description}"
+        why = "a lockfile install" if report.roots.lockfile else "no history"
+        return f"{why}; {e.requested_as[0].description}"
     if not e.roots_reaching:
-        what = "packages you asked for" if report.roots.from_history else "top-level packages"
+        what = "packages you asked for" if report.roots.asked else "top-level packages"
         return f"no, and none of the {what} needs it: nothing keeps it here"
     total = len(report.roots.keys)
-    noun = "packages you asked for" if report.roots.from_history else "top-level packages"
+    noun = "packages you asked for" if report.roots.asked else "top-level packages"
     return f"no: needed by {len(e.roots_reaching)} of the {total} {noun} ({_listing(e.roots_reaching, False)})"
 
 
@@ -139,6 +140,8 @@ def print_trimmed(console: Console, renderable: Any) -> None:
 
 def roots_line(report: WhyUsedReport) -> str:
     roots = report.roots
+    if roots.file:
+        return f"[yellow]note:[/yellow] {escape(roots.note)} ({_plural(len(roots.keys), 'package')} asked for)."
     if not roots.from_history:
         return f"[yellow]note:[/yellow] {escape(roots.note)} ({_plural(len(roots.keys), 'package')})."
     counts = [
@@ -380,7 +383,10 @@ def render_dot(report: WhyUsedReport) -> str:
 
 
 def _root_json(root: Root) -> dict[str, Any]:
-    return {"name": root.name, "key": root.key, "reason": root.reason, "spec": root.spec, "description": root.description}
+    return {
+        "name": root.name, "key": root.key, "reason": root.reason, "spec": root.spec, "origin": root.origin,
+        "description": root.description,
+    }
 
 
 def _link_json(link: Link) -> dict[str, Any]:
@@ -442,11 +448,15 @@ def report_json(report: WhyUsedReport) -> dict[str, Any]:
     return {
         "prefix": str(report.prefix),
         "roots": {
-            "source": "history" if roots.from_history else "leaves",
+            "source": roots.source,
+            "file": roots.file or None,
+            "found_beside": roots.found_beside or None,
+            "lockfile": roots.lockfile,
             "note": roots.note,
             "count": len(roots.keys),
             "names": sorted({r.name for r in roots.roots}),
         },
+        "roots_from": roots.roots_from,
         "packages": [explanation_json(e) for e in report.explanations],
         "not_found": [
             {"pattern": n.pattern, "did_you_mean": list(n.suggestions), "installed_in": [_use_json(u) for u in n.elsewhere]}
