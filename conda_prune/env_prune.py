@@ -47,6 +47,7 @@ from .appscan import (
     R_PACKAGE,
     TYPING,
     AppScan,
+    ScanProblem,
     Use,
 )
 from .graph import REQUIRES_DIST, DependencyGraph, marker_environment
@@ -154,6 +155,7 @@ class EnvPrunePlan:
     dynamic: list[Use] = field(default_factory=list)  # import_module(<expression>) sites
     typing_only: list[Use] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # shown, removal may go ahead
+    unparsed: tuple[ScanProblem, ...] = ()  # app files that do not parse (read line by line instead)
     doubts: list[str] = field(default_factory=list)  # each forbids removal
     frozen: bool = False
     files_scanned: int = 0
@@ -661,6 +663,7 @@ def plan_env_prune(
         dynamic=sorted(dynamic, key=lambda u: (u.path, u.line)),
         typing_only=sorted(typing_only, key=lambda u: (u.path, u.line)),
         problems=[str(p) for p in scan.problems if not p.doubt] + [str(p) for p in env.problems],
+        unparsed=tuple(sorted((p for p in scan.problems if p.parser_message), key=lambda p: (p.path, p.line or 0))),
         frozen=(env.prefix / "conda-meta" / "frozen").is_file(),
         files_scanned=scan.files,
         files_cached=scan.cached,

@@ -37,8 +37,13 @@ EPILOG = dedent(
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from .options import STANDALONE
+
     parser.description = DESCRIPTION
-    parser.epilog = EPILOG
+    # the standalone script names itself in its examples
+    parser.epilog = (
+        EPILOG.replace("conda why-used", "conda-prune why-used") if getattr(parser, STANDALONE, False) else EPILOG
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "packages", nargs="+", metavar="PKG",
@@ -66,6 +71,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from .output import quiet_on_closed_pipe
+
+    return quiet_on_closed_pipe(_execute)(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, UsageError
@@ -78,7 +89,7 @@ def execute(args: argparse.Namespace) -> int:
     locations = locations_for(args)
     prefix = Path(target_prefix(args, locations) or "")
     if not str(prefix) or not is_environment(prefix):
-        raise EnvironmentNotFound(f"{prefix} is not a conda environment; name one with -n NAME or -p PATH")
+        raise EnvironmentNotFound.at(prefix)
     apps = [Path(a).expanduser() for a in args.app]
     for app, raw in zip(apps, args.app):
         if not app.exists():

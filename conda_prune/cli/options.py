@@ -112,12 +112,14 @@ def target_prefix(args: argparse.Namespace, locs) -> str | None:
             return context.target_prefix
         try:
             return context.target_prefix
-        except Exception as exc:  # conda's EnvironmentNameNotFound and friends
-            raise EnvironmentNotFound(str(exc)) from None
+        except Exception:  # conda's EnvironmentNameNotFound and friends
+            if isinstance(name, str):
+                raise EnvironmentNotFound.named(name, context.envs_dirs) from None
+            raise EnvironmentNotFound.at(prefix) from None
     target = resolve_target(locs, name if isinstance(name, str) else None, prefix if isinstance(prefix, str) else None)
     if target is None:
-        raise EnvironmentNotFound(
-            f"could not find environment {name!r}; list them with 'conda env list' or pass -p PATH"
-        )
+        if isinstance(name, str):
+            raise EnvironmentNotFound.named(name, locs.envs_dirs)
+        raise EnvironmentNotFound("no environment is active and no root prefix is known; " + EnvironmentNotFound.ADVICE)
     return str(target)
 

@@ -140,7 +140,7 @@ def render_plan(plan: CachePlan, console: Console, *, verbose: int = 0, dry_run:
         )
     if plan.leftovers and not what:
         what.append("finishing what the interrupted prune left")
-    verb = "Would free" if dry_run else "Will free"
+    verb = "Could free" if plan.blockers else "Would free" if dry_run else "Will free"
     print_text(
         console,
         f"{verb} [bold]{human_bytes(plan.freed_bytes)}[/bold] on disk by {' and '.join(what)} "
