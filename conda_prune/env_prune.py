@@ -50,7 +50,7 @@ from .appscan import (
     ScanProblem,
     Use,
 )
-from .graph import REQUIRES_DIST, DependencyGraph, marker_environment
+from .graph import INJECTED, REQUIRES_DIST, DependencyGraph, marker_environment
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
 from .why import disk_usage, module_providers, name_matches
 
@@ -635,6 +635,11 @@ def plan_env_prune(
         elif key in needed:
             chain = chains.get(key, ())
             reason = f"needed by {chain[-2]}" if len(chain) > 1 else "needed by a used package"
+            if len(chain) > 1 and any(
+                e.kind == INJECTED and graph.nodes[e.parent].name == chain[-2] for e in graph.parents.get(key, ())
+            ):  # no record lists it: conda adds it (pip to python)
+                reason = (f"needed by {chain[-2]}: conda adds it as a dependency of {chain[-2]} "
+                          "(add_pip_as_python_dependency)")
             verdict = Verdict(**common, status=NEEDED, reason=reason, needed_by=chain)
         elif key in kept_for_pip:
             chain = pip_chains.get(key, ())

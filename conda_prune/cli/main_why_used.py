@@ -107,18 +107,27 @@ def _execute(args: argparse.Namespace) -> int:
 
     from ..render import why_used as render
 
+    # `why-used PKG --all-envs` without -n/-p asks which environments have PKG: one that the
+    # default environment lacks but others have was found, not missing
+    explicit = isinstance(getattr(args, "name", None), str) or isinstance(getattr(args, "prefix", None), str)
+    found_elsewhere = [] if explicit or not args.all_envs else [n for n in report.not_found if n.elsewhere]
+    missing = [n for n in report.not_found if n not in found_elsewhere]
+
     for problem in report.problems:
         output.warn(str(problem))
-    for item in report.not_found:
+    for item in missing:
         output.err.print(render.not_found_line(item, report), markup=False, highlight=False, soft_wrap=True)
 
     if options.json:
         output.emit_json(render.report_json(report))
-    elif report.explanations:
-        if args.graph == "dot":
-            output.out.file.write(render.render_dot(report))
-        elif args.tree:
-            render.render_tree(report, output.out)
-        else:
-            render.render_text(report, output.out)
-    return EXIT_NOT_FOUND if report.not_found else EXIT_OK
+    else:
+        if report.explanations:
+            if args.graph == "dot":
+                output.out.file.write(render.render_dot(report))
+            elif args.tree:
+                render.render_tree(report, output.out)
+            else:
+                render.render_text(report, output.out)
+        if found_elsewhere:
+            render.render_elsewhere(found_elsewhere, report, output.out)
+    return EXIT_NOT_FOUND if missing else EXIT_OK

@@ -82,7 +82,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     from conda.base.context import context
 
     return RunOptions(
-        json=bool(context.json),
+        # conda's --console json selects its JSON reporter: here it means --json
+        json=bool(context.json) or getattr(context, "console", None) == "json",
         quiet=bool(context.quiet),
         verbosity=int(context.verbosity or 0),
         dry_run=bool(context.dry_run),

@@ -64,6 +64,18 @@ def wrap_words(text: Text, width: int) -> list[Text]:
     return out
 
 
+def wrap_units(units: Sequence[Text], width: int, *, sep: str = " ", indent: int = 0) -> list[Text]:
+    """Units (a name with its version, a spec) joined by ``sep`` and broken only between units;
+    continuation lines indented by ``indent``. A unit longer than the line stays whole."""
+    lines: list[Text] = []
+    for unit in units:
+        if lines and lines[-1].cell_len + len(sep) + unit.cell_len <= width:
+            lines[-1] = Text.assemble(lines[-1], sep, unit)
+        else:
+            lines.append(Text.assemble(" " * indent, unit) if lines else unit.copy())
+    return lines or [Text("")]
+
+
 def _pad(cell: Text, width: int, justify: str) -> Text:
     gap = " " * max(0, width - cell.cell_len)
     return Text.assemble(gap, cell) if justify == "right" else Text.assemble(cell, gap)
@@ -186,4 +198,4 @@ def print_trimmed(console: Console, renderable: object) -> None:
         console.print(Segments([*line, Segment.line()]), end="")
 
 
-__all__ = ["Column", "as_text", "grid_width", "print_line", "print_records", "print_text", "print_trimmed", "wrap_words"]
+__all__ = ["Column", "as_text", "grid_width", "print_line", "print_records", "print_text", "print_trimmed", "wrap_units", "wrap_words"]
