@@ -163,3 +163,171 @@ def test_no_line_of_a_piped_run_ends_in_spaces(long_builds: Installation, monkey
         code, out, _ = run(long_builds, monkeypatch, capsys, "prune", *argv)
         assert code == 0
         assert not [line for line in out.splitlines() if re.search(r"\s$", line)], out
+
+
+# -- messages ------------------------------------------------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from conftest import needs_conda  # noqa: E402
+
+
+def script(inst: Installation, *argv: str, columns: int = 80, close_stdout: bool = False) -> tuple[int, str, str]:
+    """The standalone script in a subprocess, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA"))}
+    env.update(inst.environ(COLUMNS=str(columns)))
+    cmd = [sys.executable, "-c", "import sys; from conda_prune.cli.standalone import main; sys.exit(main())", *argv]
+    if close_stdout:
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        err = p.stderr.read()
+        return p.wait(), "", err
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return out.returncode, out.stdout, out.stderr
+
+
+def through_conda(inst: Installation, *argv: str, close_stdout: bool = False) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA"))}
+    env.update(inst.environ(COLUMNS="80"))
+    cmd = [sys.executable, "-m", "conda", *argv]
+    if close_stdout:
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        err = p.stderr.read()
+        return p.wait(), "", err
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return out.returncode, out.stdout, out.stderr
+
+
+def test_a_closed_pipe_ends_quietly_with_141(long_builds: Installation) -> None:
+    prefix = str(long_builds.envs_dir / "used")
+    for argv in (("why-used", "libblas", "-p", prefix), ("prune", "--dry-run"), ("prune", "--dry-run", "--json")):
+        code, _, err = script(long_builds, *argv, close_stdout=True)
+        assert (code, err) == (141, ""), argv
+
+
+@needs_conda
+def test_a_closed_pipe_ends_quietly_with_141_through_conda(long_builds: Installation) -> None:
+    code, _, err = through_conda(long_builds, "why-used", "libblas", "-p", str(long_builds.envs_dir / "used"),
+                                 close_stdout=True)
+    assert (code, err) == (141, "")
+
+
+def test_a_dry_run_the_real_run_would_refuse_says_so_and_exits_3(long_builds: Installation) -> None:
+    with open(long_builds.home / ".conda" / "environments.txt", "a") as fh:
+        fh.write("/mnt/not-mounted/envs/ghost\n")
+    real = script(long_builds, "prune", "--yes")
+    dry = script(long_builds, "prune", "--dry-run")
+    assert real[0] == dry[0] == 3
+    refusal = next(line for line in real[2].splitlines() if "error:" in line)
+    assert refusal in dry[2].splitlines() and "/mnt/not-mounted/envs/ghost" in refusal
+    assert "Would free" not in dry[1]
+    code, out, _ = script(long_builds, "prune", "--dry-run", "--json")
+    doc = json.loads(out)
+    assert code == 3 and doc["success"] is False and doc["refused"]
+    assert any("/mnt/not-mounted/envs/ghost" in b for b in doc["blocked_by"])
+    assert (long_builds.pkgs / "cuda-nvrtc-12.6.68-h5888daf_0").exists()
+
+
+def test_the_script_names_itself_in_its_help(inst: Installation) -> None:
+    for sub, wrong in (("prune", "  conda prune "), ("why-used", "  conda why-used ")):
+        code, out, _ = script(inst, sub, "--help")
+        assert code == 0 and f"  conda-prune {sub} " in out and wrong not in out
+
+
+def test_the_script_prints_errors_under_json_as_a_json_document(inst: Installation) -> None:
+    code, out, err = script(inst, "why-used", "numpy", "-p", str(inst.root / "nowhere"), "--json")
+    doc = json.loads(out)
+    assert code == 2 and err == ""
+    assert doc["exception_name"] == "EnvironmentNotFound" and doc["return_code"] == 2
+    assert set(doc) >= {"caused_by", "error", "exception_name", "exception_type", "message", "return_code"}
+
+
+@needs_conda
+def test_the_script_and_conda_print_the_same_json_error(inst: Installation) -> None:
+    where = str(inst.root / "nowhere")
+    _, ours, _ = script(inst, "why-used", "numpy", "-p", where, "--json")
+    _, condas, _ = through_conda(inst, "why-used", "numpy", "-p", where, "--json")
+    assert set(json.loads(ours)) == set(json.loads(condas))
+    assert json.loads(ours)["message"] == json.loads(condas)["message"]
+
+
+def test_one_wording_for_an_environment_that_does_not_exist(inst: Installation) -> None:
+    (inst.root / "app.py").write_text("import os\n")
+    runs = [
+        script(inst, "why-used", "numpy", "-n", "nope"),
+        script(inst, "why-used", "numpy", "-p", str(inst.root / "nope")),
+        script(inst, "prune", "-n", "nope", "--app", str(inst.root / "app.py"), "--dry-run"),
+        script(inst, "prune", "-p", str(inst.root / "nope"), "--app", str(inst.root / "app.py"), "--dry-run"),
+    ]
+    for code, _, err in runs:
+        assert code == 2
+        assert "is not a conda environment" in err and "name an existing environment with -n NAME or -p PATH" in err
+        assert "conda env list" not in err
+
+
+def test_all_envs_without_an_environment_lists_where_it_is_installed(long_builds: Installation) -> None:
+    code, out, err = script(long_builds, "why-used", "libblas", "--all-envs")
+    assert code == 0, err
+    assert "libblas is not in" in " ".join(out.split()) and str(long_builds.envs_dir / "used") in out
+
+
+def test_all_envs_without_an_environment_still_exits_1_for_a_package_nowhere(long_builds: Installation) -> None:
+    code, _, err = script(long_builds, "why-used", "nothing-like-it", "--all-envs")
+    assert code == 1 and "nothing-like-it is not installed" in err
+
+
+@needs_conda
+def test_console_json_is_json(long_builds: Installation) -> None:
+    code, out, _ = through_conda(long_builds, "prune", "--dry-run", "--console", "json")
+    assert code == 0 and json.loads(out)["dry_run"] is True
+    code, out, _ = through_conda(long_builds, "why-used", "libblas", "-p", str(long_builds.envs_dir / "used"),
+                                 "--console", "json")
+    assert code == 0 and json.loads(out)["packages"][0]["name"] == "libblas"
+
+
+@needs_conda
+def test_all_envs_without_an_environment_through_conda(long_builds: Installation) -> None:
+    code, out, err = through_conda(long_builds, "why-used", "libblas", "--all-envs")
+    assert code == 0, err
+    assert str(long_builds.envs_dir / "used") in out
+
+
+def test_verbose_names_the_rule_that_adds_pip(inst: Installation) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("pip", "24.2", "pyh0", depends=["python"], python_modules=["pip"])
+    prefix = inst.create_env("e", ["python", "pip"])
+    (inst.root / "app.py").write_text("import os\n")
+    code, out, err = script(inst, "prune", "-p", str(prefix), "--app", str(inst.root / "app.py"), "--dry-run", "-v",
+                            columns=200)
+    assert code == 0, err
+    pip_line = next(line for line in out.splitlines() if line.startswith("pip "))
+    assert "add_pip_as_python_dependency" in pip_line
+
+
+def test_an_app_file_that_does_not_parse_is_listed_and_counted(inst: Installation) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    prefix = inst.create_env("e", ["python"])
+    app = inst.root / "app"
+    app.mkdir()
+    (app / "good.py").write_text("import os\n")
+    (app / "old.py").write_text('import os\nprint "x"\ns = """never closed\n')
+    code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", columns=120)
+    assert code == 0
+    assert "(2 files read, 1 could not be parsed)" in " ".join(out.split())
+    line = next(line for line in out.splitlines() if "old.py:3:" in line)
+    assert "unterminated triple-quoted string" in line
+    code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", "--json")
+    [entry] = json.loads(out)["not_parsed"]
+    assert entry["line"] == 3 and entry["path"].endswith("old.py") and "unterminated" in entry["message"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_why_used_fits_the_width(long_builds: Installation, width: int) -> None:
+    code, out, _ = script(long_builds, "why-used", "libblas", "python", "-p", str(long_builds.envs_dir / "used"),
+                          "--all-envs", columns=width)
+    assert code == 0
+    assert_fits(out, width, ["libblas 3.9.0", "20_linux64_openblas"])

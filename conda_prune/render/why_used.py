@@ -248,10 +248,23 @@ def _explanation_rows(e: Explanation, report: WhyUsedReport, width: int) -> list
 def print_explanation(e: Explanation, report: WhyUsedReport, console: Console) -> None:
     """The package, then one labelled row per fact; the labels go above their text when the
     console is too narrow to have them beside it."""
-    print_line(console, Text(package_label(e.package), style="bold cyan"))
-    beside = console.width - LABEL - 2 >= MIN_BESIDE
-    width = console.width - LABEL - 2 if beside else console.width - 2
-    for label, lines in _explanation_rows(e, report, width):
+    p = e.package
+    source = "pypi" if p.kind == "pypi" else channel_name(p.channel)
+    units = [Text(f"{p.name} {p.version}", style="bold cyan")]
+    if p.kind == "conda" and p.build:
+        units.append(Text(p.build, style="bold cyan"))
+    if source:
+        units.append(Text(f"({source})", style="bold cyan"))
+    for line in wrap_units(units, console.width, sep="  ", indent=2):
+        print_line(console, line)
+    width = console.width - LABEL - 2
+    above = _explanation_rows(e, report, console.width - 2)
+    rows = _explanation_rows(e, report, width) if width >= MIN_BESIDE else above
+    for (label, lines), (_, lines_above) in zip(rows, above):
+        # a value too long for the room beside the label (a long path) goes under the label
+        beside = width >= MIN_BESIDE and all(line.cell_len <= width for line in lines)
+        if not beside:
+            lines = lines_above
         if beside:
             for n, line in enumerate(lines):
                 print_line(console, Text.assemble((label.ljust(LABEL) if n == 0 else " " * LABEL, "bold"), "  ", line))
@@ -295,7 +308,7 @@ def render_elsewhere(items: list[NotFound], report: WhyUsedReport, console: Cons
 
 
 def render_text(report: WhyUsedReport, console: Console) -> None:
-    console.print(roots_line(report), soft_wrap=True)
+    print_text(console, roots_line(report))
     for e in report.explanations:
         console.print()
         print_explanation(e, report, console)
@@ -317,7 +330,7 @@ def render_tree(report: WhyUsedReport, console: Console) -> None:
     appears; later mentions say "see above", so cycles end and the tree stays the size of the
     graph."""
     graph = _graph(report)
-    console.print(roots_line(report), soft_wrap=True)
+    print_text(console, roots_line(report))
     roots_by_key: dict[str, list[Root]] = {}
     for root in report.roots.roots:
         roots_by_key.setdefault(root.key, []).append(root)
