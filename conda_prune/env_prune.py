@@ -52,9 +52,10 @@ from .appscan import (
     R_PACKAGE,
     TYPING,
     AppScan,
+    ScanProblem,
     Use,
 )
-from .graph import REQUIRES_DIST, DependencyGraph, marker_environment
+from .graph import INJECTED, REQUIRES_DIST, DependencyGraph, marker_environment
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
 from .why import FROM_FILE, RootSet, disk_usage, module_providers, name_matches
 
@@ -160,6 +161,7 @@ class EnvPrunePlan:
     dynamic: list[Use] = field(default_factory=list)  # import_module(<expression>) sites
     typing_only: list[Use] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # shown, removal may go ahead
+    unparsed: tuple[ScanProblem, ...] = ()  # app files that do not parse (read line by line instead)
     doubts: list[str] = field(default_factory=list)  # each forbids removal
     frozen: bool = False
     files_scanned: int = 0
@@ -643,6 +645,11 @@ def plan_env_prune(
         elif key in needed:
             chain = chains.get(key, ())
             reason = f"needed by {chain[-2]}" if len(chain) > 1 else "needed by a used package"
+            if len(chain) > 1 and any(
+                e.kind == INJECTED and graph.nodes[e.parent].name == chain[-2] for e in graph.parents.get(key, ())
+            ):  # no record lists it: conda adds it (pip to python)
+                reason = (f"needed by {chain[-2]}: conda adds it as a dependency of {chain[-2]} "
+                          "(add_pip_as_python_dependency)")
             verdict = Verdict(**common, status=NEEDED, reason=reason, needed_by=chain)
         elif key in kept_for_pip:
             chain = pip_chains.get(key, ())
@@ -674,6 +681,7 @@ def plan_env_prune(
         dynamic=sorted(dynamic, key=lambda u: (u.path, u.line)),
         typing_only=sorted(typing_only, key=lambda u: (u.path, u.line)),
         problems=[str(p) for p in scan.problems if not p.doubt] + [str(p) for p in env.problems],
+        unparsed=tuple(sorted((p for p in scan.problems if p.parser_message), key=lambda p: (p.path, p.line or 0))),
         frozen=(env.prefix / "conda-meta" / "frozen").is_file(),
         files_scanned=scan.files,
         files_cached=scan.cached,

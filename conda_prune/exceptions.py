@@ -14,7 +14,16 @@ code meaning
      a frozen environment); nothing was deleted
 4    partial: some entries could not be removed or finished (permissions, trash left
      incomplete); the rest were
+130  interrupted (Ctrl-C); nothing half-done is left in a cache
+141  stdout was closed before the output ended (``... | head``): the rest of the output is
+     dropped without a message. 141 is 128 + SIGPIPE, what a shell reports for a program a
+     closed pipe stops (``set -o pipefail`` sees it), so a truncated report is never taken
+     for a complete one, nor for "no package matched" (1)
 ==== =====================================================================================
+
+A dry run exits as the real run would: when the real run would refuse (3), so does the dry
+run, with the same message. Under ``--json``, errors are a JSON document on stdout (conda's
+shape: ``exception_name``, ``message``, ``return_code``, ...) and nothing else is printed there.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 141
 
 import sys
 
@@ -56,12 +67,39 @@ class PruneError(_Base):
         return self.message
 
 
+def error_document(exc: PruneError) -> dict[str, object]:
+    """The JSON document conda prints for an error under ``--json``, for the standalone script."""
+    cls = type(exc)
+    return {
+        "caused_by": "None",
+        "error": f"{cls.__name__}: {exc.message}",
+        "exception_name": cls.__name__,
+        "exception_type": f"<class '{cls.__module__}.{cls.__qualname__}'>",
+        "message": exc.message,
+        "return_code": exc.exit_code,
+    }
+
+
 class UsageError(PruneError):
     exit_code = EXIT_USAGE
 
 
 class EnvironmentNotFound(PruneError):
+    """One wording wherever an environment named by ``-n``/``-p`` (or the active one) is not there."""
+
     exit_code = EXIT_USAGE
+
+    @classmethod
+    def at(cls, prefix: object) -> EnvironmentNotFound:
+        return cls(f"{prefix} is not a conda environment (it has no conda-meta/history); {cls.ADVICE}")
+
+    @classmethod
+    def named(cls, name: str, looked_in: object = ()) -> EnvironmentNotFound:
+        places = ", ".join(str(p) for p in looked_in)  # type: ignore[attr-defined]
+        where = f"no such folder in {places}, nor registered" if places else "not registered"
+        return cls(f"{name!r} is not a conda environment ({where}); {cls.ADVICE}")
+
+    ADVICE = "name an existing environment with -n NAME or -p PATH"
 
 
 class RefusedForSafety(PruneError):

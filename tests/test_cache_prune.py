@@ -108,7 +108,10 @@ def test_dry_run_changes_nothing(mixed: Installation, monkeypatch, capsys) -> No
 def test_json_without_yes_refuses_to_delete(mixed: Installation, monkeypatch, capsys) -> None:
     code, out, err = run(mixed, monkeypatch, capsys, "--json")
     assert code == 3
-    assert "--yes" in err and out == ""
+    # as inside conda: the error is the only JSON document on stdout, nothing on stderr
+    error = json.loads(out)
+    assert error["exception_name"] == "RefusedForSafety" and error["return_code"] == 3
+    assert "--yes" in error["message"] and err == ""
     assert (mixed.pkgs / "orphan-1.0-0").exists()
 
 

@@ -275,6 +275,7 @@ def test_dry_run_names_the_doubt_that_would_stop_removal(inst, monkeypatch, caps
     prefix = demo(inst)
     (prefix / "conda-meta" / "scipy-1.13.1-py311h0.json").write_text("{truncated")
     code, out, err = run(inst, monkeypatch, capsys, "-p", str(prefix), "--app", str(inst.root / "app"), "--dry-run")
-    assert code == 0
+    assert code == 3  # as the real run: it would refuse
     assert "Nothing will be removed while this is in doubt" in out and "scipy-1.13.1-py311h0.json" in out
     assert any("scipy-1.13.1-py311h0.json" in line and line.startswith("warning:") for line in err.splitlines())
+    assert "error: nothing was removed: " in err

@@ -19,7 +19,7 @@ from typing import Any
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
-SCANNER_VERSION = 5
+SCANNER_VERSION = 6
 
 
 def default_cache_dir() -> Path:
@@ -84,7 +84,7 @@ def pack(shown: str, uses: list[Use], problems: list[ScanProblem]) -> tuple[list
     packed_uses = [
         [u.kind, u.name, u.line, u.how, 1 if u.optional else 0, list(u.subnames), u.path[cut:]] for u in uses
     ]
-    packed_problems = [[p.path[cut:], p.message, 1 if p.doubt else 0] for p in problems]
+    packed_problems = [[p.path[cut:], p.message, 1 if p.doubt else 0, p.line, p.parser_message] for p in problems]
     return packed_uses, packed_problems
 
 
@@ -93,5 +93,8 @@ def unpack(shown: str, packed_uses: list[Any], packed_problems: list[Any]) -> tu
         Use(kind, name, shown + suffix, line, how, bool(optional), tuple(subnames))
         for kind, name, line, how, optional, subnames, suffix in packed_uses
     ]
-    problems = [ScanProblem(shown + suffix, message, bool(doubt)) for suffix, message, doubt in packed_problems]
+    problems = [
+        ScanProblem(shown + suffix, message, bool(doubt), line, parser_message)
+        for suffix, message, doubt, line, parser_message in packed_problems
+    ]
     return uses, problems

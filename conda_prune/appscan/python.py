@@ -640,8 +640,11 @@ def scan_python(text: str, path: str, first_line: int = 1) -> tuple[list[Use], l
     try:
         tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        problem = ScanProblem(path, f"is not valid Python 3{where}; its imports were read line by line")
+        line = exc.lineno if isinstance(exc, SyntaxError) and exc.lineno else None
+        where = f" at line {line}" if line else ""
+        said = (exc.msg if isinstance(exc, SyntaxError) else str(exc)) or type(exc).__name__
+        problem = ScanProblem(path, f"is not valid Python 3{where} ({said}); its imports were read line by line",
+                              line=line + first_line - 1 if line else None, parser_message=said)
         return read_lines(text, path, first_line), [problem]
     return read_tree(tree, path, first_line), []
 
@@ -714,8 +717,11 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
 
     try:
         data = json.loads(text)
-    except (ValueError, RecursionError):
-        problem = ScanProblem(path, "is not valid notebook JSON; its imports were read line by line")
+    except (ValueError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        said = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        problem = ScanProblem(path, f"is not valid notebook JSON ({said}); its imports were read line by line",
+                              line=line, parser_message=said)
         code = _json_strings(text)
         return read_lines(code, path), [problem], named_strings(code)
     if not isinstance(data, dict):

@@ -83,6 +83,13 @@ class ScanProblem:
     path: str
     message: str
     doubt: bool = False
+    line: int | None = None  # where the parser stopped, for a file that does not parse
+    parser_message: str = ""  # what the parser said; non-empty only for a file that does not parse
+
+    @property
+    def where(self) -> str:
+        """``path:line`` (or the path alone when the parser gave no line)."""
+        return f"{self.path}:{self.line}" if self.line else self.path
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, RefusedForSafety, UsageError
+from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, EXIT_REFUSED, RefusedForSafety, UsageError
 from ..locations import Locations
 from .options import RunOptions
 from .output import Output
@@ -46,18 +46,30 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
     for blocker in plan.blockers:
         output.warn(blocker)
 
-    if options.json and (options.dry_run or not (plan.removals or plan.leftovers)):
-        output.emit_json(plan_json(plan, dry_run=options.dry_run, verbose=options.verbosity))
-        return EXIT_OK
-    if not options.json:
-        render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
-    if options.dry_run or not (plan.removals or plan.leftovers):
-        return EXIT_OK
-    if plan.blockers:
-        raise RefusedForSafety(
+    work = bool(plan.removals or plan.leftovers)
+    refusal = None
+    if plan.blockers and work:  # a real run refuses; a dry run says so, and exits the same way
+        refusal = (
             "nothing was deleted: " + plan.blockers[0]
             + ("" if len(plan.blockers) == 1 else f" (and {len(plan.blockers) - 1} more doubt(s) above)")
         )
+    if options.json and (options.dry_run or not work):
+        doc = plan_json(plan, dry_run=options.dry_run, verbose=options.verbosity)
+        if refusal:
+            doc["success"] = False
+            doc["refused"] = refusal
+        output.emit_json(doc)
+        if refusal:
+            output.warn(refusal)
+        return EXIT_REFUSED if refusal else EXIT_OK
+    if not options.json:
+        render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
+    if not work:
+        return EXIT_OK
+    if refusal:
+        raise RefusedForSafety(refusal)
+    if options.dry_run:
+        return EXIT_OK
     if not output.confirm("Proceed"):
         output.info("Nothing was deleted.")
         return EXIT_NOT_FOUND if not options.json else EXIT_OK

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, RefusedForSafety, UsageError
+from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EnvironmentNotFound, RefusedForSafety, UsageError
 from ..locations import Locations
 from .options import RunOptions, target_prefix
 from .output import Output
@@ -118,6 +118,16 @@ def _remove_with_conda(prefix: Path, names: list[str], standalone: bool) -> None
     UnlinkLinkTransaction(setup).execute()
 
 
+def _refusal(plan, prefix: Path) -> str | None:
+    """Why a real run would remove nothing (a doubt, a frozen environment), or None."""
+    if plan.doubts:
+        more = "" if len(plan.doubts) == 1 else f" (and {len(plan.doubts) - 1} more)"
+        return f"nothing was removed: {plan.doubts[0]}{more}"
+    if plan.frozen:
+        return f"nothing was removed: {prefix} is frozen (conda-meta/frozen marks it as not to be changed)"
+    return None
+
+
 def _confirm(output: Output, options: RunOptions, question: str) -> bool:
     """Ask as conda asks; see :meth:`Output.confirm` for why the end of input is never a yes."""
     return output.confirm(question)
@@ -153,7 +163,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     named = requested_file(args)
     prefix = Path(target_prefix(args, locations) or "")
     if not is_environment(prefix):
-        raise EnvironmentNotFound(f"{prefix} is not an environment (it has no conda-meta/history); check -n/-p")
+        raise EnvironmentNotFound.at(prefix)
     export = getattr(args, "export", None)
     removing = not options.dry_run and not export
     if removing and options.standalone and not conda_importable():
@@ -206,24 +216,27 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
             render_export(report, output.out)
         return EXIT_OK
 
+    refusal = _refusal(plan, prefix) if removable else None
     if options.dry_run or not removable:
         if options.json:
-            output.emit_json(report_json(report))
+            doc = report_json(report)
+            doc["refused"] = refusal
+            output.emit_json(doc)
+            if refusal:  # the real run would refuse: so does the dry run, with the same words
+                output.warn(refusal)
+                return EXIT_REFUSED
         else:
             render_plan(report, output.out, verbose=options.verbosity)
             if removable:
                 output.out.print("\nDry run: nothing was removed.")
+            if refusal:
+                raise RefusedForSafety(refusal)
         return EXIT_OK
 
     if not options.json:
         render_plan(report, output.out, verbose=options.verbosity)
-    if plan.doubts:
-        more = "" if len(plan.doubts) == 1 else f" (and {len(plan.doubts) - 1} more)"
-        raise RefusedForSafety(f"nothing was removed: {plan.doubts[0]}{more}")
-    if plan.frozen:
-        raise RefusedForSafety(
-            f"nothing was removed: {prefix} is frozen (conda-meta/frozen marks it as not to be changed)"
-        )
+    if refusal:
+        raise RefusedForSafety(refusal)
     names = [v.name for v in removable]
     if not _confirm(output, options, f"Remove {len(names)} package{'s' if len(names) != 1 else ''} from {prefix}"):
         output.info("Nothing was removed.")

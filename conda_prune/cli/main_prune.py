@@ -39,8 +39,11 @@ EPILOG = dedent(
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from .options import STANDALONE
+
     parser.description = DESCRIPTION
-    parser.epilog = EPILOG
+    # the standalone script names itself in its examples
+    parser.epilog = EPILOG.replace("conda prune", "conda-prune prune") if getattr(parser, STANDALONE, False) else EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_prefix(parser)
 
@@ -85,6 +88,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from .output import quiet_on_closed_pipe
+
+    return quiet_on_closed_pipe(_execute)(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
     from .options import locations_for, run_options
     from .output import Output
 

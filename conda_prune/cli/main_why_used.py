@@ -41,8 +41,13 @@ EPILOG = dedent(
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from .options import STANDALONE
+
     parser.description = DESCRIPTION
-    parser.epilog = EPILOG
+    # the standalone script names itself in its examples
+    parser.epilog = (
+        EPILOG.replace("conda why-used", "conda-prune why-used") if getattr(parser, STANDALONE, False) else EPILOG
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "packages", nargs="+", metavar="PKG",
@@ -71,6 +76,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from .output import quiet_on_closed_pipe
+
+    return quiet_on_closed_pipe(_execute)(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EnvironmentNotFound, UsageError
@@ -83,7 +94,7 @@ def execute(args: argparse.Namespace) -> int:
     locations = locations_for(args, output)
     prefix = Path(target_prefix(args, locations) or "")
     if not str(prefix) or not is_environment(prefix):
-        raise EnvironmentNotFound(f"{prefix} is not a conda environment; name one with -n NAME or -p PATH")
+        raise EnvironmentNotFound.at(prefix)
     apps = [Path(a).expanduser() for a in args.app]
     for app, raw in zip(apps, args.app):
         if not app.exists():
@@ -104,18 +115,27 @@ def execute(args: argparse.Namespace) -> int:
 
     from ..render import why_used as render
 
+    # `why-used PKG --all-envs` without -n/-p asks which environments have PKG: one that the
+    # default environment lacks but others have was found, not missing
+    explicit = isinstance(getattr(args, "name", None), str) or isinstance(getattr(args, "prefix", None), str)
+    found_elsewhere = [] if explicit or not args.all_envs else [n for n in report.not_found if n.elsewhere]
+    missing = [n for n in report.not_found if n not in found_elsewhere]
+
     for problem in report.problems:
         output.warn(str(problem))
-    for item in report.not_found:
+    for item in missing:
         output.err.print(render.not_found_line(item, report), markup=False, highlight=False, soft_wrap=True)
 
     if options.json:
         output.emit_json(render.report_json(report))
-    elif report.explanations:
-        if args.graph == "dot":
-            output.out.file.write(render.render_dot(report))
-        elif args.tree:
-            render.render_tree(report, output.out)
-        else:
-            render.render_text(report, output.out)
-    return EXIT_NOT_FOUND if report.not_found else EXIT_OK
+    else:
+        if report.explanations:
+            if args.graph == "dot":
+                output.out.file.write(render.render_dot(report))
+            elif args.tree:
+                render.render_tree(report, output.out)
+            else:
+                render.render_text(report, output.out)
+        if found_elsewhere:
+            render.render_elsewhere(found_elsewhere, report, output.out)
+    return EXIT_NOT_FOUND if missing else EXIT_OK

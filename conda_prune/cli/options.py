@@ -82,7 +82,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     from conda.base.context import context
 
     return RunOptions(
-        json=bool(context.json),
+        # conda's --console json selects its JSON reporter: here it means --json
+        json=bool(context.json) or getattr(context, "console", None) == "json",
         quiet=bool(context.quiet),
         verbosity=int(context.verbosity or 0),
         dry_run=bool(context.dry_run),
@@ -122,13 +123,15 @@ def target_prefix(args: argparse.Namespace, locs) -> str | None:
             return context.target_prefix
         try:
             return context.target_prefix
-        except Exception as exc:  # conda's EnvironmentNameNotFound and friends
-            raise EnvironmentNotFound(str(exc)) from None
+        except Exception:  # conda's EnvironmentNameNotFound and friends
+            if isinstance(name, str):
+                raise EnvironmentNotFound.named(name, context.envs_dirs) from None
+            raise EnvironmentNotFound.at(prefix) from None
     target = resolve_target(locs, name if isinstance(name, str) else None, prefix if isinstance(prefix, str) else None)
     if target is None:
-        raise EnvironmentNotFound(
-            f"could not find environment {name!r}; list them with 'conda env list' or pass -p PATH"
-        )
+        if isinstance(name, str):
+            raise EnvironmentNotFound.named(name, locs.envs_dirs)
+        raise EnvironmentNotFound("no environment is active and no root prefix is known; " + EnvironmentNotFound.ADVICE)
     return str(target)
 
 

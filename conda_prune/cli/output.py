@@ -6,9 +6,12 @@ warnings, problems and progress go to stderr.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +19,51 @@ from rich.console import Console
 
 from ..exceptions import RefusedForSafety
 from .options import RunOptions
+
+
+#: how the user runs us: ``conda`` (the plugin) or ``conda-prune`` (the standalone script)
+_PROGRAM = {"name": "conda"}
+
+
+def set_program(name: str) -> None:
+    _PROGRAM["name"] = name
+
+
+def command_name(subcommand: str) -> str:
+    """``conda prune`` inside conda, ``conda-prune prune`` from the standalone script."""
+    return f"{_PROGRAM['name']} {subcommand}"
+
+
+def closed_pipe() -> None:
+    """stdout was closed by its reader: point it at the null device, so that what is still
+    buffered (and Python's own flush at exit) goes nowhere instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout is not a file
+        pass
+
+
+def quiet_on_closed_pipe(execute: Callable[[Any], int]) -> Callable[[Any], int]:
+    """A subcommand that ends quietly with exit 141 (128 + SIGPIPE, see ``exceptions``) when
+    its reader goes away (``conda why-used numpy -n ENV | head -1``)."""
+
+    @functools.wraps(execute)
+    def guarded(args: Any) -> int:
+        from ..exceptions import EXIT_CLOSED_PIPE
+
+        try:
+            code = execute(args)
+            sys.stdout.flush()  # a broken pipe shows here, not later in Python's exit
+            return code
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.ESHUTDOWN):
+                closed_pipe()
+                return EXIT_CLOSED_PIPE
+            raise
+
+    return guarded
 
 
 def human_bytes(n: int) -> str:
@@ -27,10 +75,18 @@ def human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 here, the code that means "no package matched"; let the subcommand's
+        :func:`quiet_on_closed_pipe` end it with 141 instead."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+
+
 class Output:
     def __init__(self, options: RunOptions, *, width: int | None = None) -> None:
         self.options = options
-        self.out = Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
+        self.out = _Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
         self.err = Console(file=sys.stderr, width=width, highlight=False, stderr=True)
 
     @property

@@ -13,7 +13,6 @@ installation: ``CONDA_ROOT``, ``MAMBA_ROOT_PREFIX`` or ``CONDA_EXE``); and
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -42,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..exceptions import PruneError
+    import json
 
+    from ..exceptions import EXIT_CLOSED_PIPE, EXIT_INTERRUPTED, PruneError, error_document
+    from .output import closed_pipe, set_program
+
+    set_program("conda-prune")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -52,14 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._execute(args) or 0)
     except PruneError as exc:
-        sys.stderr.write(f"conda-prune: error: {exc.message}\n")
+        if getattr(args, "json", False) is True:  # as conda does: the error as a JSON document on stdout
+            try:
+                sys.stdout.write(json.dumps(error_document(exc), indent=2, sort_keys=True) + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                closed_pipe()
+                return EXIT_CLOSED_PIPE
+        else:
+            sys.stderr.write(f"conda-prune: error: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("conda-prune: interrupted; nothing half-done is left in a cache (a rerun finishes)\n")
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from ..cache_prune import CachePlan, Decision, PruneResult
+from ..cache_prune import IN_USE, TARBALL, CachePlan, Decision, PruneResult
 from ..cli.output import human_bytes
+from .layout import Column, print_line, print_records, print_text
 
 
 def _version_build(d: Decision) -> str:
@@ -26,90 +26,142 @@ def _what(d: Decision) -> str:
     return " + ".join(kinds)
 
 
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _entries(n: int) -> str:
+    return _plural(n, "entry", "entries")
+
+
+def tarball_only(d: Decision) -> bool:
+    """A removal that takes only tarballs: the entry's extracted folder (if any) stays."""
+    return d.code == TARBALL
+
+
+def cache_counts(decisions: list[Decision]) -> str:
+    """What happens to one cache's entries, folders and tarballs told apart."""
+    whole = [d for d in decisions if d.action == "remove" and d.paths and not tarball_only(d)]
+    in_use = [d for d in decisions if d.code == IN_USE or (tarball_only(d) and d.users)]
+    kept = [d for d in decisions if (d.action == "keep" and d.code != IN_USE) or (tarball_only(d) and not d.users)]
+
+    def tarballs_of(group: list[Decision]) -> str:
+        n = sum(1 for d in group if tarball_only(d) and d.paths)
+        if not n:
+            return ""
+        return " (only their tarballs go)" if n == len(group) else f" (the tarballs of {n} go, their folders stay)"
+
+    return (
+        f"{_entries(len(decisions))}: {len(whole)} to remove, {len(in_use)} in use{tarballs_of(in_use)}, "
+        f"{len(kept)} kept for another reason{tarballs_of(kept)}"
+    )
+
+
+#: the columns of the table of removals; "why" moves under its entry when the line is too narrow
+REMOVAL_COLUMNS = (
+    Column("entry"), Column("version / build"), Column("removes"), Column("frees", justify="right"),
+    Column("why", prose=True),
+)
+KEPT_COLUMNS = (Column("entry"), Column("why", prose=True), Column("evidence", prose=True))
+
+
 def render_plan(plan: CachePlan, console: Console, *, verbose: int = 0, dry_run: bool = True) -> None:
     envs = plan.discovery.environments
-    console.print(
+    existing = [c for c in plan.caches if c.exists]
+    print_text(
+        console,
         f"Scanned [bold]{len(envs)}[/bold] environment{'s' if len(envs) != 1 else ''} and "
         f"[bold]{sum(len(c.entries) for c in plan.caches)}[/bold] cache entries in "
-        f"{sum(1 for c in plan.caches if c.exists)} package cache(s)."
+        f"{len(existing)} package cache(s).",
     )
     if verbose:
         for env in envs:
-            console.print(f"  [dim]environment[/dim] {env.prefix} [dim]({env.how})[/dim]")
+            print_line(console, Text.assemble(("  environment ", "dim"), str(env.prefix), (f" ({env.how})", "dim")))
     for m in plan.discovery.missing:
         if not m.unreachable and verbose:
-            console.print(f"  [dim]{m.advice}[/dim]")
+            print_line(console, Text(f"  {m.advice}", style="dim"))
+    if not existing:
+        looked = ", ".join(str(c.path) for c in plan.caches) or "none configured"
+        print_text(console, Text(f"No package cache exists on disk; looked at: {looked}. Nothing to remove."))
+        return
 
     for cache in plan.caches:
         if not cache.exists:
             if verbose:
-                console.print(f"\n[dim]{cache.path}: does not exist[/dim]")
+                console.print()
+                print_line(console, Text(f"{cache.path}: does not exist", style="dim"))
             continue
         mine = [d for d in plan.decisions if d.entry.cache == cache.path]
         removals = [d for d in mine if d.action == "remove" and d.paths]
         in_use = [d for d in mine if d.code == "in-use"]
         kept = [d for d in mine if d.action == "keep" and d.code != "in-use"]
-        title = f"{cache.path}"
+        title = Text(str(cache.path), style="bold")
         if cache.real != cache.path:
-            title += f" (-> {cache.real})"
-        console.print(
-            f"\n[bold]{title}[/bold]: {len(mine)} entries, {len(in_use)} in use, "
-            f"{len(removals)} to remove, {len(kept)} kept for another reason"
-        )
+            title.append(f" (-> {cache.real})", style="bold")
+        console.print()
+        print_text(console, Text.assemble(title, f": {cache_counts(mine)}"))
         if cache.read_only:
-            console.print(f"  [yellow]left alone: the cache {cache.read_only}[/yellow]")
+            print_text(console, Text(f"  left alone: the cache {cache.read_only}", style="yellow"), indent=2)
         if removals:
-            table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-            table.add_column("entry")
-            table.add_column("version / build")
-            table.add_column("removes")
-            table.add_column("frees", justify="right")
-            table.add_column("why")
-            for d in removals:
-                table.add_row(d.entry.name, _version_build(d), _what(d), human_bytes(d.freed_bytes), d.reason)
-            console.print(table)
+            print_records(
+                console, REMOVAL_COLUMNS,
+                ([d.entry.name, _version_build(d), _what(d), human_bytes(d.freed_bytes), d.reason] for d in removals),
+            )
         if kept:
             console.print("  [bold]Kept although no environment needs them[/bold]")
-            table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-            table.add_column("entry")
-            table.add_column("why")
-            table.add_column("evidence", overflow="fold")
-            for d in kept:
-                table.add_row(d.entry.dist, d.reason, Text(d.evidence))
-            console.print(table)
+            print_records(console, KEPT_COLUMNS, ([d.entry.dist, d.reason, d.evidence] for d in kept), indent=2)
         if verbose and in_use:
             console.print("  [bold]In use[/bold]")
             for d in in_use:
-                console.print(f"    {d.entry.dist}: {d.reason}")
+                print_line(console, Text(f"    {d.entry.dist}: {d.reason}"))
 
     if plan.leftovers:
-        console.print(
-            f"\nAn interrupted prune left {len(plan.leftovers)} item(s) in the trash "
-            f"({human_bytes(plan.leftover_bytes)}); a real run finishes them."
+        console.print()
+        print_text(
+            console,
+            f"An interrupted prune left {len(plan.leftovers)} item(s) in the trash "
+            f"({human_bytes(plan.leftover_bytes)}); a real run finishes them.",
         )
     removals = plan.removals
     console.print()
     if not removals and not plan.leftovers:
-        console.print("Nothing to remove: every cache entry is in use or kept for the reason shown.")
+        print_text(console, "Nothing to remove: every cache entry is in use or kept for the reason shown.")
         return
-    verb = "Would free" if dry_run else "Will free"
-    console.print(
-        f"{verb} [bold]{human_bytes(plan.freed_bytes)}[/bold] on disk by removing {len(removals)} "
-        f"cache entr{'y' if len(removals) == 1 else 'ies'} "
-        f"[dim]({human_bytes(plan.apparent_bytes)} apparent size; a hardlinked file counts only when its last link goes)[/dim]"
+    whole = [d for d in removals if not tarball_only(d)]
+    tarballs = [d for d in removals if tarball_only(d)]
+    what = []
+    if whole:
+        what.append(f"removing {_plural(len(whole), 'cache entry', 'cache entries')}")
+    if tarballs:
+        n = sum(1 for d in tarballs for p in d.paths if p in d.entry.tarballs)
+        what.append(
+            f"{'removing ' if not whole else ''}{_plural(n, 'tarball')} of "
+            f"{_plural(len(tarballs), 'entry', 'entries')} that stay extracted"
+        )
+    if plan.leftovers and not what:
+        what.append("finishing what the interrupted prune left")
+    verb = "Could free" if plan.blockers else "Would free" if dry_run else "Will free"
+    print_text(
+        console,
+        f"{verb} [bold]{human_bytes(plan.freed_bytes)}[/bold] on disk by {' and '.join(what)} "
+        f"[dim]({human_bytes(plan.apparent_bytes)} apparent size; a hardlinked file counts only when its last link goes)[/dim]",
     )
 
 
 def render_result(result: PruneResult, console: Console) -> None:
     for d, why in result.restored:
-        console.print(f"[yellow]kept[/yellow] {d.entry.dist}: {why}")
+        print_text(console, Text.assemble(("kept", "yellow"), f" {d.entry.dist}: {why}"), indent=2)
     for d, why in result.failed:
-        console.print(f"[red]could not remove[/red] {d.entry.dist}: {why}")
-    console.print(
-        f"Removed {len(result.removed)} cache entr{'y' if len(result.removed) == 1 else 'ies'}"
-        + (f" and finished {len(result.finished_leftovers)} left by an interrupted run" if result.finished_leftovers else "")
-        + f", freeing {human_bytes(result.freed_bytes)}."
-    )
+        print_text(console, Text.assemble(("could not remove", "red"), f" {d.entry.dist}: {why}"), indent=2)
+    whole = [d for d in result.removed if not tarball_only(d)]
+    tarballs = [d for d in result.removed if tarball_only(d)]
+    what = _plural(len(whole), "cache entry", "cache entries")
+    if tarballs:
+        n = sum(1 for d in tarballs for p in d.paths if p in d.entry.tarballs)
+        what += f" and {_plural(n, 'tarball')} of {_plural(len(tarballs), 'entry', 'entries')} that stay extracted"
+    if result.finished_leftovers:
+        what += f" and finished {len(result.finished_leftovers)} left by an interrupted run"
+    print_text(console, Text(f"Removed {what}, freeing {human_bytes(result.freed_bytes)}."))
 
 
 def _decision_json(d: Decision) -> dict[str, Any]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from ..cli.output import human_bytes
+from ..cli.output import command_name, human_bytes
 from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
+from .layout import Column, print_records, print_text
 
 _STATUS_STYLE = {USED: "green", NEEDED: "cyan", KEPT: "blue", UNUSED: "yellow"}
 #: evidence sites shown per package (all of them with -vv)
@@ -49,87 +48,98 @@ def _why(v: Verdict, verbose: int, *, unused_table: bool = False) -> Text:
     return text
 
 
+def _t(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain text pieces (optionally styled): names and paths print as they are."""
+    return Text.assemble(*parts)
+
+
+VERBOSE_COLUMNS = (Column("package"), Column("version"), Column("status"), Column("why", prose=True))
+UNUSED_COLUMNS = (
+    Column("package"), Column("version"), Column("build"), Column("frees now", justify="right"),
+    Column("notes", prose=True),
+)
+
+
 def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -> None:
     plan = report.plan
     apps = ", ".join(plan.apps)
     cached = f", {plan.files_cached} unchanged since the last scan" if plan.files_cached else ""
     files = f"{plan.files_scanned} file{'s' if plan.files_scanned != 1 else ''}"
-    console.print(f"Application: [bold]{apps}[/bold] ({files} read{cached})")
-    console.print(f"Environment: [bold]{plan.prefix}[/bold]: {_counts(report)}")
+    unparsed = list(plan.unparsed)
+    not_parsed = f", {len(unparsed)} could not be parsed" if unparsed else ""
+    print_text(console, _t("Application: ", (apps, "bold"), f" ({files} read{cached}{not_parsed})"), indent=2)
+    print_text(console, _t("Environment: ", (str(plan.prefix), "bold"), f": {_counts(report)}"), indent=2)
     if plan.roots is not None and plan.roots.note:
         asked = len({r.key for r in plan.roots.roots if r.asked})
-        console.print(f"[yellow]note:[/yellow] {escape(plan.roots.note)} ({asked} asked for).", soft_wrap=True)
+        print_text(console, _t(("note: ", "yellow"), f"{plan.roots.note} ({asked} asked for)."), indent=2)
+    if unparsed:
+        print_text(console, "Could not be parsed (their imports were read line by line):")
+        for problem in unparsed:
+            print_text(console, _t("  ", problem.where, ": ", (problem.parser_message, "dim")), indent=4)
     if plan.skipped_environments and verbose:
         for folder in plan.skipped_environments:
-            console.print(f"  [dim]not read: {folder} is an environment, not application code[/dim]")
+            print_text(console, Text(f"  not read: {folder} is an environment, not application code", style="dim"),
+                       indent=4)
 
-    shown = plan.verdicts if verbose else plan.unused
     if verbose:
-        table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for column in ("package", "version", "status", "why"):
-            table.add_column(column, overflow="fold")
-        for v in shown:
-            table.add_row(
-                v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version,
-                Text(v.status, style=_STATUS_STYLE[v.status]), _why(v, verbose),
-            )
         console.print()
-        console.print(table)
+        print_records(
+            console, VERBOSE_COLUMNS,
+            ([v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version,
+              Text(v.status, style=_STATUS_STYLE[v.status]), _why(v, verbose)] for v in plan.verdicts),
+        )
 
     unused = plan.unused
     console.print()
     if not unused:
-        console.print("[green]Nothing unused:[/green] the application needs every package of this environment.")
+        print_text(console, "[green]Nothing unused:[/green] the application needs every package of this environment.")
     else:
         removable = [v for v in unused if v.removable]
-        console.print(
-            f"[bold]Unused[/bold] ({len(unused)} package{'s' if len(unused) != 1 else ''}"
-            + (f", {human_bytes(report.freed.freed)} leave the environment now" if removable else "")
-            + f"): {UNUSED_REASON}",
-            highlight=False,
+        print_text(
+            console,
+            _t(("Unused", "bold"), f" ({len(unused)} package{'s' if len(unused) != 1 else ''}"
+               + (f", {human_bytes(report.freed.freed)} leave the environment now" if removable else "")
+               + f"): {UNUSED_REASON}"),
         )
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for column, justify in (("package", "left"), ("version", "left"), ("build", "left"), ("frees now", "right"),
-                                ("notes", "left")):
-            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        rows = []
         for v in unused:
             frees = human_bytes(report.package_bytes.get(v.key, 0)) if v.removable else "-"
-            table.add_row(v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees,
-                          _why(v, verbose, unused_table=True))
-        console.print(table)
+            rows.append([v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees,
+                         _why(v, verbose, unused_table=True)])
+        print_records(console, UNUSED_COLUMNS, rows)
         _render_bytes(report, console)
 
     if plan.doubts and any(v.removable for v in plan.verdicts):
         console.print()
-        console.print("[red]Nothing will be removed[/red] while this is in doubt:")
+        print_text(console, "[red]Nothing will be removed[/red] while this is in doubt:")
         for doubt in plan.doubts:
-            console.print(f"  {doubt}", highlight=False, markup=False)
+            print_text(console, Text(f"  {doubt}"), indent=4)
     if plan.frozen and any(v.removable for v in plan.verdicts):
         console.print()
-        console.print(f"[red]Nothing will be removed:[/red] {plan.prefix} is frozen (conda-meta/frozen).",
-                      highlight=False)
+        print_text(console, _t(("Nothing will be removed:", "red"), f" {plan.prefix} is frozen (conda-meta/frozen)."))
     if plan.missing:
         console.print()
-        console.print("[bold]Imported but not installed[/bold] (the application will fail where it imports them):")
+        print_text(console, "[bold]Imported but not installed[/bold] (the application will fail where it imports them):")
         for m in plan.missing:
             where = ", ".join(m.sites[:3]) + (f" and {len(m.sites) - 3} more" if len(m.sites) > 3 else "")
-            note = " [dim](optional: guarded by except ImportError)[/dim]" if m.optional else ""
-            console.print(f"  {m.module}{note}: {where}", highlight=False)
+            note = ("  (optional: guarded by except ImportError)", "dim") if m.optional else ""
+            print_text(console, _t(f"  {m.module}", note, f": {where}"), indent=4)
     if plan.dynamic:
         console.print()
-        console.print(
+        print_text(
+            console,
             f"[yellow]{len(plan.dynamic)} import(s) by computed name[/yellow]: what they load cannot be known; "
-            "--keep the packages they need"
+            "--keep the packages they need",
         )
         for use in plan.dynamic[: (None if verbose else 5)]:
-            console.print(f"  {use.how}({use.name}) at {use.location}", highlight=False)
+            print_text(console, Text(f"  {use.how}({use.name}) at {use.location}"), indent=4)
         if not verbose and len(plan.dynamic) > 5:
-            console.print(f"  [dim]... and {len(plan.dynamic) - 5} more (-v shows all)[/dim]")
+            print_text(console, f"  [dim]... and {len(plan.dynamic) - 5} more (-v shows all)[/dim]")
     if verbose and plan.typing_only:
         console.print()
-        console.print("[dim]Imports only under TYPE_CHECKING (not uses at run time):[/dim]")
+        print_text(console, "[dim]Imports only under TYPE_CHECKING (not uses at run time):[/dim]")
         for use in plan.typing_only:
-            console.print(f"  [dim]{use.name} at {use.location}[/dim]", highlight=False)
+            print_text(console, Text(f"  {use.name} at {use.location}", style="dim"), indent=4)
 
 
 def _render_bytes(report: EnvPruneReport, console: Console) -> None:
@@ -142,14 +152,16 @@ def _render_bytes(report: EnvPruneReport, console: Console) -> None:
             f"; {human_bytes(freed.shared)} of their files are also linked from the package cache or another "
             "environment and stay on disk until those go"
         )
-    console.print(f"\n{line}.", highlight=False)
+    console.print()
+    print_text(console, Text(f"{line}."))
     if report.cache_after is not None:
-        console.print(
-            f"After the removal, the cache prune would free {human_bytes(report.cache_after)} "
-            "(conda prune, or --with-cache to do both in one run).", highlight=False,
+        print_text(
+            console,
+            Text(f"After the removal, the cache prune would free {human_bytes(report.cache_after)} "
+                 f"({command_name('prune')}, or --with-cache to do both in one run)."),
         )
     elif report.cache_note:
-        console.print(report.cache_note, highlight=False)
+        print_text(console, Text(report.cache_note))
 
 
 def render_export(report: EnvPruneReport, console: Console) -> None:
@@ -157,36 +169,36 @@ def render_export(report: EnvPruneReport, console: Console) -> None:
         return
     console.print()
     if report.export_written:
-        console.print(f"Wrote [bold]{report.export_path}[/bold]: a lean environment.yml of what the application uses.")
+        print_text(console, _t("Wrote ", (str(report.export_path), "bold"),
+                               ": a lean environment.yml of what the application uses."))
     else:
-        console.print(f"Would write [bold]{report.export_path}[/bold] (dry run):")
-        console.print(report.export_text, markup=False, highlight=False, end="")
+        print_text(console, _t("Would write ", (str(report.export_path), "bold"), " (dry run):"))
+        console.print(report.export_text, markup=False, highlight=False, end="", soft_wrap=True)
 
 
 def render_removal(report: EnvPruneReport, console: Console) -> None:
     console.print()
     n = len(report.removed)
-    console.print(f"Removed {n} package{'s' if n != 1 else ''} from {report.plan.prefix}.", highlight=False)
+    print_text(console, Text(f"Removed {n} package{'s' if n != 1 else ''} from {report.plan.prefix}."))
     broken = report.unsatisfied_after or []
     remaining = len(report.plan.verdicts) - n
     if not broken:
-        console.print(
-            f"[green]Dependency check:[/green] each of the {remaining} remaining packages has what it requires.",
-            highlight=False,
-        )
+        print_text(console, _t(("Dependency check:", "green"),
+                               f" each of the {remaining} remaining packages has what it requires."))
     else:
         new = [u for u in broken if not u.before]
         style = "red" if new else "yellow"
-        console.print(f"[{style}]Dependency check: {len(broken)} requirement(s) not satisfied[/{style}]")
+        print_text(console, Text(f"Dependency check: {len(broken)} requirement(s) not satisfied", style=style))
         for u in broken:
-            console.print(f"  {u}", highlight=False)
+            print_text(console, Text(f"  {u}"), indent=4)
     if report.cache_after is not None:
-        console.print(
-            f"The cache prune would now free {human_bytes(report.cache_after)}: run conda prune "
-            "(or pass --with-cache next time).", highlight=False,
+        print_text(
+            console,
+            Text(f"The cache prune would now free {human_bytes(report.cache_after)}: run {command_name('prune')} "
+                 "(or pass --with-cache next time)."),
         )
     elif report.cache_note:
-        console.print(report.cache_note, highlight=False)
+        print_text(console, Text(report.cache_note))
 
 
 def _verdict_json(v: Verdict, report: EnvPruneReport) -> dict[str, Any]:
@@ -231,6 +243,9 @@ def report_json(report: EnvPruneReport) -> dict[str, Any]:
         "type_checking_only": sorted({u.name for u in plan.typing_only}),
         "skipped_environments": sorted(plan.skipped_environments),
         "problems": sorted(plan.problems),
+        "not_parsed": [
+            {"path": p.path, "line": p.line, "message": p.parser_message} for p in plan.unparsed
+        ],
         "doubts": sorted(plan.doubts),
         "frozen": plan.frozen,
         "bytes": {
@@ -251,4 +266,5 @@ def report_json(report: EnvPruneReport) -> dict[str, Any]:
             ],
         },
         "cache_prune": report.cache_prune,
+        "refused": None,
     }

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.markup import escape
-from rich.segment import Segment, Segments
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from ..cli.output import human_bytes
 from ..graph import CONSTRAINS, DependencyGraph
+from .layout import print_line, print_text, print_trimmed, wrap_units, wrap_words
 from ..why import (
     PIP_REQUESTED,
     PINNED,
@@ -115,29 +114,6 @@ def _link_text(link: Link) -> str:
     return f"{_node(link.parent, link.parent_version, link.parent_kind)} ({spec_text(link.spec)})"
 
 
-def _links_table(links: tuple[Link, ...], everything: bool) -> Any:
-    table = Table.grid(padding=(0, 2))
-    table.add_column()
-    table.add_column(style="dim")
-    shown = links if everything else links[:FAN]
-    for link in shown:
-        table.add_row(Text(_node(link.parent, link.parent_version, link.parent_kind)), Text(spec_text(link.spec)))
-    if len(links) > len(shown):
-        return Group(table, Text(f"… and {len(links) - len(shown)} more; --all-paths lists them", style="dim"))
-    return table
-
-
-def print_trimmed(console: Console, renderable: Any) -> None:
-    """Print without the padding rich leaves at the end of table lines."""
-    for line in console.render_lines(renderable, console.options, pad=False):
-        while line and not line[-1].text.strip() and not line[-1].control:
-            line.pop()
-        if line:
-            last = line[-1]
-            line[-1] = Segment(last.text.rstrip(), last.style, last.control)
-        console.print(Segments([*line, Segment.line()]), end="")
-
-
 def roots_line(report: WhyUsedReport) -> str:
     roots = report.roots
     if roots.file:
@@ -159,17 +135,6 @@ def roots_line(report: WhyUsedReport) -> str:
 # -- the summary view -----------------------------------------------------------------------------
 
 
-def _paths_table(e: Explanation) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="dim", justify="right")
-    table.add_column()
-    for number, path in enumerate(e.paths, start=1):
-        text = chain_text(path, e.package)
-        text.append(f"  ({path.root.description})", style="dim")
-        table.add_row(Text(f"{number}."), text)
-    return table
-
-
 def _paths_summary(e: Explanation, all_paths: bool) -> str | None:
     shown = len(e.paths)
     if e.paths_complete:
@@ -183,52 +148,48 @@ def _paths_summary(e: Explanation, all_paths: bool) -> str | None:
     return "… more paths through a dependency cycle; --all-paths lists them"
 
 
-def _explanation(e: Explanation, report: WhyUsedReport) -> Group:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    grid.add_row("asked for", Text(requested_text(e, report)))
-    grid.add_row("on disk", Text(disk_text(e.disk)))
-    if e.paths:
-        title = "every path" if report.all_paths else "why it is here"
-        summary = _paths_summary(e, report.all_paths)
-        body: Any = _paths_table(e)
-        if summary:
-            body = Group(body, Text(summary, style="dim"))
-        grid.add_row(title, body)
-    elif not e.requested_as:
-        grid.add_row("why it is here", Text("no path from anything that was asked for (an orphan)"))
-    if e.required_by:
-        grid.add_row("needed directly by", _links_table(e.required_by, report.all_paths))
-    if e.would_break:
-        grid.add_row(
-            "would break without it",
-            Text(f"{_plural(len(e.would_break), 'package')}: {_listing(e.would_break, report.all_paths)}"),
-        )
-    else:
-        grid.add_row("would break without it", Text("nothing in this environment"))
-    if e.constrained_by:
-        grid.add_row("constrained by", Text(", ".join(_link_text(link) for link in e.constrained_by)))
-    if e.import_sites is not None:
-        grid.add_row("imported at", _sites(e.import_sites, report))
-    if e.environments is not None:
-        grid.add_row("environments", _environments(e.environments, e.shared_cache_entries()))
-    header = Text(package_label(e.package), style="bold cyan")
-    return Group(header, grid)
+#: width of the labels of the summary; below MIN_BESIDE columns for the text, labels go above it
+LABEL = 22
+MIN_BESIDE = 36
 
 
-def _sites(sites: tuple[ImportSite, ...], report: WhyUsedReport) -> Any:
+def _chain_units(path: DependencyPath, package: Package) -> list[Text]:
+    """A dependency path in units that are never split: the first package, then each "→ spec"."""
+    if not path.links:
+        return [Text(f"{_node(package.name, package.version, package.kind)} itself")]
+    first = path.links[0]
+    units = [Text(_node(first.parent, first.parent_version, first.parent_kind))]
+    for link in path.links:
+        units.append(Text.assemble(("→ ", "dim"), spec_text(link.spec)))
+    units[-1].append(f"  ({path.root.description})", style="dim")
+    return units
+
+
+def _link_lines(links: tuple[Link, ...], everything: bool, width: int) -> list[Text]:
+    shown = links if everything else links[:FAN]
+    lines: list[Text] = []
+    for link in shown:
+        units = [Text(_node(link.parent, link.parent_version, link.parent_kind)), Text(spec_text(link.spec), style="dim")]
+        lines += wrap_units(units, width, sep="  ", indent=2)
+    if len(links) > len(shown):
+        lines += wrap_words(Text(f"… and {len(links) - len(shown)} more; --all-paths lists them", style="dim"), width)
+    return lines
+
+
+def _site_lines(sites: tuple[ImportSite, ...], report: WhyUsedReport, width: int) -> list[Text]:
     if not sites:
-        return Text(f"no import in {', '.join(report.apps)}")
-    table = Table.grid(padding=(0, 2))
-    table.add_column(overflow="fold")
-    table.add_column(style="dim")
+        return wrap_words(Text(f"no import in {', '.join(report.apps)}"), width)
+    column = max(len(s.location) for s in sites)
+    lines: list[Text] = []
     for site in sites:
-        table.add_row(Text(site.location), Text(site.statement))
-    return table
+        if column + 2 + len(site.statement) <= width:
+            lines.append(Text.assemble(site.location.ljust(column), "  ", (site.statement, "dim")))
+        else:
+            lines += wrap_units([Text(site.location), Text(site.statement, style="dim")], width, sep="  ", indent=2)
+    return lines
 
 
-def _environments(uses: tuple[EnvironmentUse, ...], shared: dict[str, tuple[str, ...]]) -> Any:
+def _environment_lines(uses: tuple[EnvironmentUse, ...], shared: dict[str, tuple[str, ...]], width: int) -> list[Text]:
     lines: list[Text] = []
     for use in uses:
         if use.kind == "pypi":
@@ -239,14 +200,81 @@ def _environments(uses: tuple[EnvironmentUse, ...], shared: dict[str, tuple[str,
             where = f"from {use.cache_entry} (shared by {len(shared[use.cache_entry])} environments)"
         else:
             where = f"from {use.cache_entry} (this environment only)"
-        lines.append(Text(f"{use.prefix}  {use.version} {use.build}", overflow="fold"))
-        lines.append(Text(f"  {where}", style="dim", overflow="fold"))
+        lines += wrap_units([Text(use.prefix), Text(f"{use.version} {use.build}".strip())], width, sep="  ")
+        lines += [Text.assemble("  ", line) for line in wrap_words(Text(where, style="dim"), width - 2)]
     conda = [u for u in uses if u.kind == "conda" and u.cache_entry]
     entries = {u.cache_entry for u in conda}
     if len(conda) > 1:
         verdict = "all share one cache entry" if len(entries) == 1 else _plural(len(entries), "cache entry", "cache entries")
-        lines.append(Text(f"{_plural(len(uses), 'environment')}; {verdict}"))
-    return Group(*lines)
+        lines += wrap_words(Text(f"{_plural(len(uses), 'environment')}; {verdict}"), width)
+    return lines
+
+
+def _explanation_rows(e: Explanation, report: WhyUsedReport, width: int) -> list[tuple[str, list[Text]]]:
+    """The summary of one package: (label, its lines at ``width``) in order."""
+    rows: list[tuple[str, list[Text]]] = [
+        ("asked for", wrap_words(Text(requested_text(e, report)), width)),
+        ("on disk", wrap_words(Text(disk_text(e.disk)), width)),
+    ]
+    if e.paths:
+        lines: list[Text] = []
+        digits = len(str(len(e.paths)))
+        for number, path in enumerate(e.paths, start=1):
+            mark = f"{number}.".rjust(digits + 1) + " "
+            body = wrap_units(_chain_units(path, e.package), width - len(mark), indent=0)
+            lines.append(Text.assemble((mark, "dim"), body[0]))
+            lines += [Text.assemble(" " * len(mark), line) for line in body[1:]]
+        summary = _paths_summary(e, report.all_paths)
+        if summary:
+            lines += wrap_words(Text(summary, style="dim"), width)
+        rows.append(("every path" if report.all_paths else "why it is here", lines))
+    elif not e.requested_as:
+        rows.append(("why it is here", wrap_words(Text("no path from anything that was asked for (an orphan)"), width)))
+    if e.required_by:
+        rows.append(("needed directly by", _link_lines(e.required_by, report.all_paths, width)))
+    if e.would_break:
+        text = f"{_plural(len(e.would_break), 'package')}: {_listing(e.would_break, report.all_paths)}"
+    else:
+        text = "nothing in this environment"
+    rows.append(("would break without it", wrap_words(Text(text), width)))
+    if e.constrained_by:
+        units = [Text(_link_text(link) + ("," if n < len(e.constrained_by) - 1 else ""))
+                 for n, link in enumerate(e.constrained_by)]
+        rows.append(("constrained by", wrap_units(units, width)))
+    if e.import_sites is not None:
+        rows.append(("imported at", _site_lines(e.import_sites, report, width)))
+    if e.environments is not None:
+        rows.append(("environments", _environment_lines(e.environments, e.shared_cache_entries(), width)))
+    return rows
+
+
+def print_explanation(e: Explanation, report: WhyUsedReport, console: Console) -> None:
+    """The package, then one labelled row per fact; the labels go above their text when the
+    console is too narrow to have them beside it."""
+    p = e.package
+    source = "pypi" if p.kind == "pypi" else channel_name(p.channel)
+    units = [Text(f"{p.name} {p.version}", style="bold cyan")]
+    if p.kind == "conda" and p.build:
+        units.append(Text(p.build, style="bold cyan"))
+    if source:
+        units.append(Text(f"({source})", style="bold cyan"))
+    for line in wrap_units(units, console.width, sep="  ", indent=2):
+        print_line(console, line)
+    width = console.width - LABEL - 2
+    above = _explanation_rows(e, report, console.width - 2)
+    rows = _explanation_rows(e, report, width) if width >= MIN_BESIDE else above
+    for (label, lines), (_, lines_above) in zip(rows, above):
+        # a value too long for the room beside the label (a long path) goes under the label
+        beside = width >= MIN_BESIDE and all(line.cell_len <= width for line in lines)
+        if not beside:
+            lines = lines_above
+        if beside:
+            for n, line in enumerate(lines):
+                print_line(console, Text.assemble((label.ljust(LABEL) if n == 0 else " " * LABEL, "bold"), "  ", line))
+        else:
+            print_line(console, Text(label, style="bold"))
+            for line in lines:
+                print_line(console, Text.assemble("  ", line))
 
 
 def not_found_line(item: NotFound, report: WhyUsedReport) -> str:
@@ -260,11 +288,33 @@ def not_found_line(item: NotFound, report: WhyUsedReport) -> str:
     return line
 
 
+def render_elsewhere(items: list[NotFound], report: WhyUsedReport, console: Console) -> None:
+    """Packages the default environment lacks, and the environments that have them."""
+    for n, item in enumerate(items):
+        if n or report.explanations:
+            console.print()
+        envs = sorted({u.prefix for u in item.elsewhere})
+        print_text(
+            console,
+            Text.assemble((item.pattern, "bold cyan"),
+                          f" is not in {report.prefix} (the default environment); "
+                          f"{_plural(len(envs), 'environment')} {'has' if len(envs) == 1 else 'have'} it:"),
+        )
+        shared: dict[str, list[str]] = {}
+        for use in item.elsewhere:
+            if use.cache_entry:
+                shared.setdefault(use.cache_entry, []).append(use.prefix)
+        lines = _environment_lines(item.elsewhere, {k: tuple(v) for k, v in shared.items() if len(v) > 1},
+                                   console.width - 2)
+        for line in lines:
+            print_line(console, Text.assemble("  ", line))
+
+
 def render_text(report: WhyUsedReport, console: Console) -> None:
-    console.print(roots_line(report), soft_wrap=True)
+    print_text(console, roots_line(report))
     for e in report.explanations:
         console.print()
-        print_trimmed(console, _explanation(e, report))
+        print_explanation(e, report, console)
 
 
 def _graph(report: WhyUsedReport) -> DependencyGraph:
@@ -283,7 +333,7 @@ def render_tree(report: WhyUsedReport, console: Console) -> None:
     appears; later mentions say "see above", so cycles end and the tree stays the size of the
     graph."""
     graph = _graph(report)
-    console.print(roots_line(report), soft_wrap=True)
+    print_text(console, roots_line(report))
     roots_by_key: dict[str, list[Root]] = {}
     for root in report.roots.roots:
         roots_by_key.setdefault(root.key, []).append(root)
