@@ -104,10 +104,7 @@ class Root:
 
 ASKED = (REQUESTED, PINNED, PIP_REQUESTED, FROM_FILE)
 
-_LOCKFILE = (
-    "conda-meta/history records an install from a lockfile or an explicit list (every package "
-    "requested, each pinned to its build)"
-)
+_LOCKFILE = "installed from a lockfile (every package requested and pinned)"
 
 
 @dataclass(frozen=True)
@@ -167,8 +164,8 @@ class RootSet:
             later = self.later_requests
             also = f"; {', '.join(later)} {'was' if len(later) == 1 else 'were'} requested later" if later else ""
             return (
-                f"{_LOCKFILE}, so the packages nothing depends on are taken as what was asked for{also}; "
-                "name the file the environment was made from with --requested-from FILE"
+                f"{_LOCKFILE}: the packages nothing depends on stand in for what you asked for{also}; "
+                "name the file with --requested-from FILE"
             )
         return (
             "conda-meta/history names no requested specs (an install from a lockfile, or an "

@@ -157,3 +157,33 @@ def test_tarballs_in_a_cache_you_may_not_write_are_kept(tarball_kept: Installati
     d = next(d for d in plan.decisions if d.entry.dist == "used-1.0-0")
     assert (d.action, d.code) == ("keep", IN_USE) and "not writable by you" in d.reason
     assert not plan.removals
+
+
+def test_names_with_terminal_escapes_and_markup_are_shown_not_sent(inst: Installation, monkeypatch, capsys) -> None:
+    from conda_prune.cli.standalone import main
+
+    inst.package("spare", size=1_000)
+    inst.extract_to_cache(inst.packages["spare-1.0-0"])
+    import shutil
+
+    hostile = "evil\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J[bold]-1.0-0"
+    shutil.copytree(inst.pkgs / "spare-1.0-0", inst.pkgs / hostile)
+    odd = inst.root / "odd[" / "x]env"  # a prefix whose path holds "[/x]", registered
+    (odd / "conda-meta").mkdir(parents=True)
+    os.mkfifo(odd / "conda-meta" / "x\x1b[2J-1-0.json")  # a warning names it
+    registry = inst.home / ".conda" / "environments.txt"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    with open(registry, "a") as fh:
+        fh.write(f"{odd}\n")
+    for key in [k for k in os.environ if k.startswith(("CONDA", "MAMBA"))]:
+        monkeypatch.delenv(key)
+    for key, value in inst.environ().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "200")
+    for args in (["--dry-run"], ["--yes"]):
+        code = main(["prune", *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "\x1b" not in out + err and "\x07" not in out + err
+        assert "\\x1b" in out and "[bold]" in out and "\\x1b" in err and "[/x]" in err
+    assert not os.path.lexists(inst.pkgs / hostile)

@@ -100,7 +100,12 @@ class Output:
     def warn(self, message: str) -> None:
         """One line on stderr (also under --json, where stdout holds only JSON)."""
         if not self.options.quiet or self.options.json:
-            self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True)
+            from rich.text import Text
+
+            from ..render.layout import visible
+
+            # the message names files whoever controls them chose: no markup, no raw escapes
+            self.err.print(Text.assemble(("warning:", "yellow"), " ", visible(message)), highlight=False, soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.options.json and not self.options.quiet:

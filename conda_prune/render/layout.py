@@ -106,9 +106,33 @@ def grid_width(columns: Sequence[Column], rows: Sequence[Sequence[Text]], header
     return sum(shown) + GAP * max(0, len(shown) - 1)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as ``\\xNN``: a name or a path never reaches
+    the terminal as an escape sequence (a clipboard write, a cleared screen, a window title)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def visible_text(line: Text) -> Text:
+    """The same for a rich ``Text``, keeping its styles."""
+    if not _CONTROL.search(line.plain):
+        return line
+    out = Text(style=line.style, end=line.end)
+    last = 0
+    for match in _CONTROL.finditer(line.plain):
+        out.append_text(line[last:match.start()])
+        out.append(visible(match.group()), style="reverse")
+        last = match.end()
+    out.append_text(line[last:])
+    return out
+
+
 def print_line(console: Console, line: Text) -> None:
-    """One line, with no trailing spaces, never wrapped by the console."""
-    line = line.copy()
+    """One line, with no trailing spaces, never wrapped by the console; control characters in
+    it are shown, never sent (see :func:`visible`)."""
+    line = visible_text(line.copy())
     line.rstrip()
     console.print(line, soft_wrap=True, no_wrap=True, overflow="ignore", crop=False, highlight=False)
 
