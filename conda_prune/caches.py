@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,29 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
     return cache
 
 
+def euid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def trash_name(original: str) -> str:
+    """What a rename into the trash calls an item: the original name, then our marker."""
+    return f"{original}~{os.getpid()}-{time.time_ns()}"
+
+
+def original_name(trashed: str) -> str | None:
+    """The cache name a trash item had, or None when the name is not one our rename writes."""
+    name, sep, marker = trashed.rpartition("~")
+    pid, dash, ns = marker.partition("-")
+    if not (sep and name and dash and pid.isdigit() and ns.isdigit()):
+        return None
+    return name
+
+
+def own_trash_folder(cache_real: Path, uid: int | None = None) -> Path:
+    uid = euid() if uid is None else uid
+    return cache_real / TRASH_DIR / str(uid if uid is not None else "user")
+
+
 def _read_trash(trash: Path, problems: list[Problem]) -> list[Path]:
     """What this user's interrupted prune left in ``<cache>/.conda-prune-trash/<uid>/``.
 
@@ -175,8 +199,6 @@ def _read_trash(trash: Path, problems: list[Problem]) -> list[Path]:
     write, and each item in it must carry the name our rename writes and be ours. Anything
     else in the trash (another user's folder, an item someone moved there by hand) is left
     alone and reported: finishing it would delete what nobody decided to delete."""
-    from .removal import euid, original_name
-
     me = euid()
     own = str(me if me is not None else "user")
     leftovers: list[Path] = []

@@ -36,24 +36,7 @@ EXIT_PARTIAL = 4
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 141
 
-import sys
-
-# Inside conda, our errors are conda errors, so conda's handler prints them in its style; the
-# standalone script does not load conda just for a base class.
-if "conda.base.context" in sys.modules:
-    from conda.exceptions import CondaError as _Base
-else:
-
-    class _Base(Exception):  # type: ignore[no-redef]
-        def __init__(self, message: str, **kwargs: object) -> None:
-            super().__init__(message)
-            self.message = message
-
-        def __str__(self) -> str:
-            return self.message
-
-
-class PruneError(_Base):
+class PruneError(Exception):
     """Base class: a message that says what went wrong and what to do."""
 
     exit_code = EXIT_USAGE
@@ -65,6 +48,21 @@ class PruneError(_Base):
 
     def __str__(self) -> str:
         return self.message
+
+
+def as_conda_error(exc: PruneError) -> Exception:
+    """The same error as one of conda's own kind, for conda's error handler (inside conda only:
+    it prints a ``CondaError`` as ``Name: message`` with its return code, or as JSON under
+    ``--json``, and anything else as a crash report). Our classes stay plain exceptions, so
+    what they are never depends on whether conda was imported first."""
+    from conda.exceptions import CondaError
+
+    cls = type(exc)
+    conda_cls = type(cls.__name__, (CondaError,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                  "return_code": exc.exit_code})
+    error = conda_cls(exc.message)
+    error.return_code = exc.exit_code
+    return error
 
 
 def error_document(exc: PruneError) -> dict[str, object]:

@@ -6,6 +6,21 @@ from conda.plugins import hookimpl
 from conda.plugins.types import CondaSetting, CondaSubcommand
 
 
+def _in_conda(execute):  # type: ignore[no-untyped-def]
+    """The subcommand's action as conda calls it: our errors reach conda's handler as conda
+    errors (same name, message and exit code)."""
+
+    def action(args):  # type: ignore[no-untyped-def]
+        from .exceptions import PruneError, as_conda_error
+
+        try:
+            return execute(args)
+        except PruneError as exc:
+            raise as_conda_error(exc) from None
+
+    return action
+
+
 @hookimpl
 def conda_subcommands():
     from .cli import main_prune, main_why_used
@@ -13,13 +28,13 @@ def conda_subcommands():
     yield CondaSubcommand(
         name="prune",
         summary="Free disk: remove package-cache entries no environment uses, or packages an application never uses.",
-        action=main_prune.execute,
+        action=_in_conda(main_prune.execute),
         configure_parser=main_prune.configure_parser,
     )
     yield CondaSubcommand(
         name="why-used",
         summary="Explain why a package is in an environment, and what would break without it.",
-        action=main_why_used.execute,
+        action=_in_conda(main_why_used.execute),
         configure_parser=main_why_used.configure_parser,
     )
 

@@ -1,4 +1,7 @@
-"""Everything that moves, restores or deletes a cache entry: one module to audit.
+"""Everything that moves, restores or deletes: one module to audit.
+
+For environments that is :func:`remove_from_environment`, conda's own transaction. For package
+caches, the rest of this module:
 
 A cache entry leaves in two steps. First one ``rename`` moves it into this user's trash
 folder, ``<cache>/.conda-prune-trash/<uid>/``: conda never looks there, so from that instant
@@ -30,15 +33,24 @@ cache that others may write is refused, and other caches are deleted by path.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import json
 import os
 import shutil
 import stat
-import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache_plan import (
+    COPY_ONLY, IN_USE, KEEP, KEEP_LIST, TARBALL, CachePlan, Decision, Progress, freed, merge_stats, no_progress,
+    ReferenceIndex, read_references,
+)
 from .caches import DIR_FLAGS as _DIR_FLAGS
-from .caches import TRASH_DIR
+from .caches import TRASH_DIR, CacheEntry, PackageCache, TreeStats, euid, original_name, own_trash_folder, trash_name
+from .envs import discover
+from .locations import Locations
+from .records import LINK_COPY
 from .safeio import SMALL_LIMIT, read_bytes
 
 FD_SAFE = (
@@ -50,31 +62,8 @@ FD_SAFE = (
 _OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
-def euid() -> int | None:
-    return os.geteuid() if hasattr(os, "geteuid") else None
-
-
 class TrashUnusable(OSError):
     """The trash folder cannot be used safely: nothing is moved into it."""
-
-
-def trash_name(original: str) -> str:
-    """What a rename into the trash calls an item: the original name, then our marker."""
-    return f"{original}~{os.getpid()}-{time.time_ns()}"
-
-
-def original_name(trashed: str) -> str | None:
-    """The cache name a trash item had, or None when the name is not one our rename writes."""
-    name, sep, marker = trashed.rpartition("~")
-    pid, dash, ns = marker.partition("-")
-    if not (sep and name and dash and pid.isdigit() and ns.isdigit()):
-        return None
-    return name
-
-
-def own_trash_folder(cache_real: Path, uid: int | None = None) -> Path:
-    uid = euid() if uid is None else uid
-    return cache_real / TRASH_DIR / str(uid if uid is not None else "user")
 
 
 def _open_dir(name: str, dir_fd: int | None, make_writable: bool = True) -> int:
@@ -317,3 +306,201 @@ class Trash:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- doing it -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneResult:
+    removed: list[Decision] = field(default_factory=list)
+    restored: list[tuple[Decision, str]] = field(default_factory=list)  # came into use meanwhile
+    failed: list[tuple[Decision, str]] = field(default_factory=list)
+    finished_leftovers: list[Path] = field(default_factory=list)
+    freed_bytes: int = 0
+
+
+def _delete_trashed(trash: Trash, trashed: str) -> None:
+    """Delete one item of the trash (all deletion is :func:`removal.delete_at`)."""
+    trash.delete(trashed)
+
+
+def _current_users(locations: Locations, search_paths: Iterable[Path], caches: list[PackageCache]) -> ReferenceIndex:
+    discovery = discover(locations, search_paths)
+    return read_references(caches, discovery, [], [], no_progress)
+
+
+def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> str | None:
+    """A file of the entry gained a hardlink since the scan: something linked it meanwhile."""
+    if stats is None:
+        return None
+    now = merge_stats([trash.path / t for t in trashed])
+    before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
+    for key, (_, nlink, _, where) in now.inodes.items():
+        if nlink > before.get(key, nlink):
+            return f"{where} gained a hardlink during the prune"
+    return None
+
+
+def execute_plan(
+    plan: CachePlan,
+    locations: Locations,
+    search_paths: Iterable[Path] = (),
+    progress: Progress = no_progress,
+) -> PruneResult:
+    """Remove what the plan says, crash-safely, and re-check for environments that started
+    using an entry while the prune ran (there is no global lock on package caches). Every
+    move and deletion goes through :class:`Trash`."""
+    result = PruneResult()
+    caches = {str(c.path): c for c in plan.caches}
+    search_paths = list(search_paths)
+    trashes: dict[str, Trash] = {}
+
+    def trash_of(cache: PackageCache) -> Trash:
+        trash = trashes.get(str(cache.real))
+        if trash is None:
+            trash = trashes[str(cache.real)] = Trash(cache.real)
+        return trash
+
+    try:
+        _execute(plan, locations, search_paths, progress, result, caches, trash_of)
+    finally:
+        for trash in trashes.values():
+            trash.close()
+    return result
+
+
+def _failure(exc: OSError, what: str) -> str:
+    return f"{exc.strerror or exc}: {exc.filename or what}"
+
+
+def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], progress: Progress,
+             result: PruneResult, caches: dict[str, PackageCache],
+             trash_of: Callable[[PackageCache], Trash]) -> None:
+    # 1. move every entry out of conda's sight, one rename per folder or tarball
+    moved: list[tuple[Decision, Trash, list[tuple[str, str]]]] = []
+    removals = plan.removals
+    for n, d in enumerate(removals):
+        progress("removing", n, len(removals))
+        cache = caches[str(d.entry.cache)]
+        done: list[tuple[str, str]] = []
+        try:
+            trash = trash_of(cache)
+            for path in sorted(d.paths, key=lambda p: p.is_dir()):  # tarballs first
+                done.append((path.name, trash.move_in(path.name, d.entry.identity.get(path.name))))
+        except OSError as exc:
+            for original, trashed in reversed(done):
+                trash.restore(trashed, original)
+            result.failed.append((d, _failure(exc, d.entry.dist)))
+            continue
+        moved.append((d, trash, done))
+
+    # 2. did anything start using them meanwhile? a new record, or a new hardlink
+    if moved:
+        index = _current_users(locations, search_paths, plan.caches)
+        for d, trash, done in list(moved):
+            if d.code == TARBALL:
+                continue  # the extracted folder stays: environments never link from a tarball
+            cache = caches[str(d.entry.cache)]
+            fresh = [u for u in index.users(cache, d.entry) if u.link_type != LINK_COPY]
+            grew = _links_grew(trash, [t for _, t in done], d.stats)
+            if fresh or grew:
+                for original, trashed in reversed(done):
+                    if trash.restore(trashed, original):
+                        continue
+                    try:  # extracted again meanwhile: environments link from that copy, not this one
+                        _delete_trashed(trash, trashed)
+                    except OSError:
+                        pass  # the next run finishes it
+                why = grew or f"an environment started using it during the prune ({fresh[0].prefix})"
+                result.restored.append((d, why))
+                moved.remove((d, trash, done))
+
+    # 3. delete; a kill from here on leaves only trash that the next run finishes
+    for d, trash, done in moved:
+        try:
+            for _, trashed in done:
+                _delete_trashed(trash, trashed)
+        except OSError as exc:
+            result.failed.append((d, f"{exc.strerror or exc}: {exc.filename or ''}; the rest is in {trash.path} "
+                                     "and the next run finishes it"))
+            continue
+        result.removed.append(d)
+        result.freed_bytes += d.freed_bytes
+    progress("removing", len(removals), len(removals))
+
+    # 4. trash an interrupted run of ours left behind: finish it, unless it turned out to be in
+    # use or on the keep-list (then it goes back, whole)
+    if plan.leftovers:
+        index = _current_users(locations, search_paths, plan.caches)
+        for cache, item, stats in plan.leftovers:
+            original = original_name(item.name) or item.name
+            dist = original
+            for suffix in (".conda", ".tar.bz2"):
+                dist = dist.removesuffix(suffix)
+            entry = CacheEntry(cache=cache.path, dist=dist)
+            users = [u for u in index.users(cache, entry) if u.link_type != LINK_COPY]
+            kept = next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None)
+            outside = any(nlink > seen for seen, nlink, _, _ in stats.inodes.values())
+            try:
+                trash = trash_of(cache)
+                if users or outside or kept:
+                    # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
+                    # it, and conda would link from an incomplete entry); a refilled slot needs no copy
+                    if trash.complete(item.name) and trash.restore(item.name, original):
+                        continue
+                    if not os.path.lexists(cache.real / original):
+                        why = (f"{users[0].prefix} uses it" if users else f"it is on the keep-list ({kept})"
+                               if kept else "its files have other hardlinks")
+                        result.failed.append((
+                            Decision(entry, KEEP, IN_USE if not kept else KEEP_LIST, why),
+                            f"an interrupted prune deleted part of it and {why}; the rest stays in "
+                            f"{item.parent}. Reinstall {entry.name} there (conda install --force-reinstall "
+                            f"{entry.name}), then rerun",
+                        ))
+                        continue
+                _delete_trashed(trash, item.name)
+            except OSError:
+                continue
+            result.finished_leftovers.append(item)
+            result.freed_bytes += freed(stats)
+
+
+# -- environments ---------------------------------------------------------------------------------
+
+
+def remove_from_environment(prefix: Path, names: list[str], *, reset_conda_context: bool = False) -> None:
+    """Unlink the packages ``names`` from ``prefix`` offline with conda's transaction, recording
+    ``remove_specs`` in the history as ``conda remove`` would (without a solver: nothing else is
+    touched). ``reset_conda_context``: outside conda's CLI (the standalone script), read conda's
+    configuration first."""
+    from conda.base.context import context, reset_context
+
+    from .exceptions import RefusedForSafety
+
+    if reset_conda_context:
+        reset_context()  # conda's own reading of .condarc and CONDA_* variables
+    from conda.core.link import PrefixSetup, UnlinkLinkTransaction
+    from conda.core.prefix_data import PrefixData
+    from conda.models.match_spec import MatchSpec
+
+    data = PrefixData(str(prefix), interoperability=False)
+    data.reload()
+    data.assert_not_frozen()
+    records = []
+    for name in names:
+        record = data.get(name, None)
+        if record is None:
+            raise RefusedForSafety(f"{name} is no longer installed in {prefix} (changed meanwhile?); nothing was removed")
+        records.append(record)
+    setup = PrefixSetup(
+        target_prefix=str(prefix),
+        unlink_precs=tuple(records),
+        link_precs=(),
+        remove_specs=tuple(MatchSpec(name) for name in names),
+        update_specs=(),
+        neutered_specs=(),
+    )
+    if context.dry_run:  # pragma: no cover - the caller never gets here in a dry run
+        raise RefusedForSafety("dry run: nothing was removed")
+    UnlinkLinkTransaction(setup).execute()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from builder import Installation
-from conda_prune import cache_prune
+from conda_prune import cache_plan
 from conda_prune.cache_prune import IN_USE, plan_cache_prune
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as other users")
@@ -48,7 +48,7 @@ def test_a_flipped_spelling_cannot_stand_in_for_an_environment(victim: Installat
     first = _registry(victim.root / "attacker" / "environments.txt", str(link))
     mine = victim.home / ".conda" / "environments.txt"
     locations = dataclasses.replace(victim.locations(), environments_txt=(first, mine))
-    real_discover = cache_prune.discover
+    real_discover = cache_plan.discover
 
     def discover_then_flip(*args, **kwargs):  # type: ignore[no-untyped-def]
         found = real_discover(*args, **kwargs)
@@ -56,7 +56,7 @@ def test_a_flipped_spelling_cannot_stand_in_for_an_environment(victim: Installat
         link.symlink_to(victim.root / "hidden" / "decoy")  # between the de-duplication and the read
         return found
 
-    monkeypatch.setattr(cache_prune, "discover", discover_then_flip)
+    monkeypatch.setattr(cache_plan, "discover", discover_then_flip)
     plan = plan_cache_prune(locations)
     assert decisions(plan)["linked-1.0-0"] == ("keep", IN_USE)
 

@@ -67,55 +67,11 @@ def _write_atomically(path: Path, text: str) -> None:
         raise UsageError(f"--export {path}: cannot write it ({exc.strerror or exc}); nothing was removed") from None
 
 
-def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str]) -> tuple[int | None, str]:
-    """What the cache prune would free once ``dists`` are gone from ``prefix``, when the cache
-    prune can be asked that before the removal."""
-    try:
-        import inspect
+def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str]) -> int:
+    """What the cache prune would free once ``dists`` are gone from ``prefix``."""
+    from ..cache_plan import plan_cache_prune
 
-        from ..cache_prune import plan_cache_prune
-    except ImportError:
-        return None, "The cache prune is not available in this version."
-    if "extra_removed_prefix_records" not in inspect.signature(plan_cache_prune).parameters:
-        return None, "What the cache prune frees after the removal is measured once the packages are gone."
-    try:
-        plan = plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)})  # type: ignore[call-arg]
-    except (TypeError, ValueError):  # a different shape of that argument: do without the figure
-        return None, "What the cache prune frees after the removal is measured once the packages are gone."
-    return plan.freed_bytes, ""
-
-
-def _remove_with_conda(prefix: Path, names: list[str], standalone: bool) -> None:
-    """Unlink the packages offline with conda's transaction, recording ``remove_specs`` in the
-    history as ``conda remove`` would (without a solver: nothing else is touched)."""
-    from conda.base.context import context, reset_context
-
-    if standalone:
-        reset_context()  # conda's own reading of .condarc and CONDA_* variables
-    from conda.core.link import PrefixSetup, UnlinkLinkTransaction
-    from conda.core.prefix_data import PrefixData
-    from conda.models.match_spec import MatchSpec
-
-    data = PrefixData(str(prefix), interoperability=False)
-    data.reload()
-    data.assert_not_frozen()
-    records = []
-    for name in names:
-        record = data.get(name, None)
-        if record is None:
-            raise RefusedForSafety(f"{name} is no longer installed in {prefix} (changed meanwhile?); nothing was removed")
-        records.append(record)
-    setup = PrefixSetup(
-        target_prefix=str(prefix),
-        unlink_precs=tuple(records),
-        link_precs=(),
-        remove_specs=tuple(MatchSpec(name) for name in names),
-        update_specs=(),
-        neutered_specs=(),
-    )
-    if context.dry_run:  # pragma: no cover - the caller never gets here in a dry run
-        raise RefusedForSafety("dry run: nothing was removed")
-    UnlinkLinkTransaction(setup).execute()
+    return plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)}).freed_bytes
 
 
 def _refusal(plan, prefix: Path) -> str | None:
@@ -126,11 +82,6 @@ def _refusal(plan, prefix: Path) -> str | None:
     if plan.frozen:
         return f"nothing was removed: {prefix} is frozen (conda-meta/frozen marks it as not to be changed)"
     return None
-
-
-def _confirm(output: Output, options: RunOptions, question: str) -> bool:
-    """Ask as conda asks; see :meth:`Output.confirm` for why the end of input is never a yes."""
-    return output.confirm(question)
 
 
 def _warn_problems(output: Output, problems: list[str], verbose: int) -> None:
@@ -199,9 +150,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     )
     if removable and not export:
         dists = [r.dist for r in env.records if f"conda:{r.name}" in {v.key for v in removable}]
-        report.cache_after, report.cache_note = _cache_prune_after(locations, prefix, dists)
-        if report.cache_after is None and getattr(args, "with_cache", False):
-            report.cache_note = "With --with-cache, the package caches are pruned right after the removal."
+        report.cache_after = _cache_prune_after(locations, prefix, dists)
 
     if export:
         report.export_path = str(export)
@@ -238,11 +187,13 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     if refusal:
         raise RefusedForSafety(refusal)
     names = [v.name for v in removable]
-    if not _confirm(output, options, f"Remove {len(names)} package{'s' if len(names) != 1 else ''} from {prefix}"):
+    if not output.confirm(f"Remove {len(names)} package{'s' if len(names) != 1 else ''} from {prefix}"):
         output.info("Nothing was removed.")
         return EXIT_NOT_FOUND
 
-    _remove_with_conda(prefix, names, options.standalone)
+    from ..removal import remove_from_environment
+
+    remove_from_environment(prefix, names, reset_conda_context=options.standalone)
     report.removed = names
     after = read_environment(prefix)
     report.unsatisfied_after = unsatisfied(after, env)
@@ -269,12 +220,10 @@ def _cache_prune_now(
 ) -> PruneResult | None:
     """After the removal: what the cache prune would now free, or (``--with-cache``) do it and
     return its result."""
-    try:
-        from ..cache_prune import execute_plan, plan_cache_prune
-        from ..render.cache_report import plan_json
-    except ImportError:
-        report.cache_note = "The cache prune is not available in this version."
-        return None
+    from ..cache_plan import plan_cache_prune
+    from ..removal import execute_plan
+    from ..render.cache_report import plan_json
+
     with output.progress("reading the package caches") as bar:
         plan = plan_cache_prune(locations, progress=bar.update)
     if not getattr(args, "with_cache", False):

@@ -18,20 +18,8 @@ from typing import Any
 from rich.console import Console
 
 from ..exceptions import RefusedForSafety
+from ..render.words import command_name, human_bytes, set_program  # noqa: F401 (used by cli/)
 from .options import RunOptions
-
-
-#: how the user runs us: ``conda`` (the plugin) or ``conda-prune`` (the standalone script)
-_PROGRAM = {"name": "conda"}
-
-
-def set_program(name: str) -> None:
-    _PROGRAM["name"] = name
-
-
-def command_name(subcommand: str) -> str:
-    """``conda prune`` inside conda, ``conda-prune prune`` from the standalone script."""
-    return f"{_PROGRAM['name']} {subcommand}"
 
 
 def closed_pipe() -> None:
@@ -64,15 +52,6 @@ def quiet_on_closed_pipe(execute: Callable[[Any], int]) -> Callable[[Any], int]:
             raise
 
     return guarded
-
-
-def human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 class _Console(Console):

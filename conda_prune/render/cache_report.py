@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..cache_prune import IN_USE, TARBALL, CachePlan, Decision, PruneResult
-from ..cli.output import human_bytes
+from .words import human_bytes
 from .layout import Column, print_line, print_records, print_text
 
 

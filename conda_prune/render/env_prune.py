@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..cli.output import command_name, human_bytes
+from .words import command_name, human_bytes
 from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
 from .layout import Column, print_records, print_text
 

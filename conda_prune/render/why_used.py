@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
-from ..cli.output import human_bytes
+from .words import human_bytes
 from ..graph import CONSTRAINS, DependencyGraph
 from .layout import print_line, print_text, print_trimmed, wrap_units, wrap_words
 from ..why import (

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from builder import Installation
-from conda_prune import cache_prune
+from conda_prune import removal
 from conda_prune.cache_prune import execute_plan, plan_cache_prune
 from conda_prune.caches import TRASH_DIR
 
@@ -101,7 +101,7 @@ def test_environment_created_at_each_step_of_a_prune(request, workdir: Path, mon
         create()
     else:
         name, _, nth = where.partition(":")
-        original = getattr(cache_prune, name)
+        original = getattr(removal, name)
         calls = [0]
 
         def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -110,7 +110,7 @@ def test_environment_created_at_each_step_of_a_prune(request, workdir: Path, mon
                 create()
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(cache_prune, name, wrapper)
+        monkeypatch.setattr(removal, name, wrapper)
     result = execute_plan(plan, inst.locations())
     monkeypatch.undo()
     assert created, "the environment was never created"

@@ -1,0 +1,567 @@
+"""The package-cache plan: which cache entries go, why, and what that really frees. Reads only.
+
+The verdict for one cache entry is :func:`judge`, one function with every rule in order,
+returning an immutable :class:`Decision`. :func:`plan_cache_prune` gathers the facts it needs
+(the environments that reference an entry, the symlinks into it, what measuring it found) and
+calls it; nothing changes a decision afterwards. The rules, in order:
+
+1. An entry some scanned environment references (its conda-meta file name, ``link.source``
+   or ``extracted_package_dir``) is **in use**, whatever the link type, unless every
+   environment that references it was installed by copy (those do not need the cache).
+2. The keep-list and ``--keep-latest``: kept.
+   (With ``--tarballs``, an entry kept by 1 or 2 still loses its tarballs, unless the cache is
+   read-only or the tarball belongs to another user.)
+3. Safety net for environments nobody can see: a symlink in a scanned environment points into
+   the entry ("in use by an environment outside the scan").
+4. An entry folder that is itself a symlink, a read-only cache, an entry owned by someone
+   else: kept, with the reason.
+5. Measured: an entry that could not be read whole is kept; one with a file that has hardlinks
+   outside everything being removed is kept ("in use by an environment outside the scan").
+6. Everything else goes, folder and tarballs: "used only by copy-installed environments", or
+   "no environment uses it".
+
+Bytes are exact: allocated blocks (not apparent sizes), each inode once, and a file counts only
+when every one of its hardlinks is among what is removed. Deleting is :mod:`.removal`'s.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+
+from .caches import CacheEntry, PackageCache, TreeStats, scan_cache, tree_stats, user_name
+from .envs import Discovery, discover
+from .locations import Locations
+from .records import LINK_COPY, LINK_NAMES, Problem, read_conda_meta
+
+
+class Reason(str, Enum):
+    """Why an entry stays or goes: stable codes, the same in ``--json`` and in the text view."""
+
+    IN_USE = "in-use"
+    UNUSED = "unused"
+    COPY_ONLY = "used-only-by-copies"
+    TARBALL = "tarball-of-kept-entry"
+    KEEP_LIST = "keep-list"
+    KEEP_LATEST = "keep-latest"
+    OUTSIDE_HARDLINK = "outside-scan-hardlink"
+    OUTSIDE_SYMLINK = "outside-scan-symlink"
+    READ_ONLY = "read-only-cache"
+    OTHER_OWNER = "other-owner"
+    SYMLINKED_ENTRY = "entry-is-symlink"
+    UNREADABLE = "unreadable"
+    DOUBT = "unreadable-record"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Action(str, Enum):
+    REMOVE = "remove"
+    KEEP = "keep"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# the names the rest of the code (and the tests) use
+IN_USE, UNUSED, COPY_ONLY, TARBALL = Reason.IN_USE, Reason.UNUSED, Reason.COPY_ONLY, Reason.TARBALL
+KEEP_LIST, KEEP_LATEST, READ_ONLY, OTHER_OWNER = Reason.KEEP_LIST, Reason.KEEP_LATEST, Reason.READ_ONLY, Reason.OTHER_OWNER
+OUTSIDE_HARDLINK, OUTSIDE_SYMLINK = Reason.OUTSIDE_HARDLINK, Reason.OUTSIDE_SYMLINK
+SYMLINKED_ENTRY, UNREADABLE, DOUBT = Reason.SYMLINKED_ENTRY, Reason.UNREADABLE, Reason.DOUBT
+REMOVE, KEEP = Action.REMOVE, Action.KEEP
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An environment's record that points at a cache entry."""
+
+    prefix: Path
+    dist: str
+    link_type: int | None  # None: unknown (the record could not be read)
+    via: str  # "link.source", "extracted_package_dir" or "name"
+
+    @property
+    def link_name(self) -> str:
+        return LINK_NAMES.get(self.link_type or 0, "unknown")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict for one cache entry. Made once, by :func:`judge`; never changed."""
+
+    entry: CacheEntry
+    action: Action
+    code: Reason
+    reason: str
+    evidence: str = ""
+    users: tuple[Reference, ...] = ()
+    paths: tuple[Path, ...] = ()  # what a real run removes
+    freed_bytes: int = 0
+    apparent_bytes: int = 0
+    stats: TreeStats | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def referenced(self) -> bool:
+        return bool(self.users)
+
+
+@dataclass
+class CachePlan:
+    caches: list[PackageCache]
+    discovery: Discovery
+    decisions: list[Decision]
+    problems: list[Problem] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)  # doubts that forbid any deletion
+    leftovers: list[tuple[PackageCache, Path, TreeStats]] = field(default_factory=list)
+
+    @property
+    def removals(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action == REMOVE and d.paths]
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(d.freed_bytes for d in self.removals) + self.leftover_bytes
+
+    @property
+    def apparent_bytes(self) -> int:
+        return sum(d.apparent_bytes for d in self.removals)
+
+    @property
+    def leftover_bytes(self) -> int:
+        return sum(freed(s) for _, _, s in self.leftovers)
+
+    def kept_unreferenced(self) -> list[Decision]:
+        """Entries no environment references that stay anyway, each with its reason."""
+        return [d for d in self.decisions if d.action == KEEP and d.code != IN_USE]
+
+    def in_use(self) -> list[Decision]:
+        return [d for d in self.decisions if d.code == IN_USE]
+
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+def no_progress(what: str, done: int, total: int) -> None:
+    pass
+
+
+# -- references ----------------------------------------------------------------------------------
+
+
+class ReferenceIndex:
+    """Which environment records point at which cache entry."""
+
+    def __init__(self, caches: list[PackageCache]) -> None:
+        self.by_real_cache = {str(c.real): c for c in caches}
+        for c in caches:
+            self.by_real_cache.setdefault(os.path.normpath(str(c.path)), c)
+        self.by_entry: dict[tuple[str, str], list[Reference]] = {}  # (cache real, dist)
+        self.by_name: dict[str, list[Reference]] = {}  # dist -> refs with no usable path
+        self._realdirs: dict[str, str] = {}
+
+    def _cache_of(self, source: str) -> tuple[PackageCache, str] | None:
+        parent, base = os.path.split(os.path.normpath(source))
+        real = self._realdirs.get(parent)
+        if real is None:
+            try:
+                real = os.path.realpath(parent)
+            except OSError:  # pragma: no cover
+                real = parent
+            self._realdirs[parent] = real
+        cache = self.by_real_cache.get(real) or self.by_real_cache.get(parent)
+        return (cache, base) if cache is not None else None
+
+    def add(self, prefix: Path, dist: str, link_type: int | None, sources: Iterable[str]) -> None:
+        placed = False
+        for via, source in sources:
+            found = self._cache_of(source)
+            if found is None:
+                continue
+            cache, base = found
+            ref = Reference(prefix, dist, link_type, via)
+            refs = self.by_entry.setdefault((str(cache.real), base), [])
+            if not any(r.prefix == prefix and r.dist == dist for r in refs):
+                refs.append(ref)
+            placed = True
+        if not placed:
+            # no path into a known cache (another tool's record, a moved cache): match by name
+            self.by_name.setdefault(dist, []).append(Reference(prefix, dist, link_type, "name"))
+
+    def users(self, cache: PackageCache, entry: CacheEntry) -> list[Reference]:
+        refs = list(self.by_entry.get((str(cache.real), entry.dist), ()))
+        refs += self.by_name.get(entry.dist, ())
+        return refs
+
+
+def read_references(
+    caches: list[PackageCache], discovery: Discovery, problems: list[Problem], blockers: list[str],
+    progress: Progress = no_progress, ignore: Mapping[Path, Collection[str]] | None = None,
+) -> ReferenceIndex:
+    index = ReferenceIndex(caches)
+    envs = discovery.environments
+    ignore = {os.path.realpath(p): set(d) for p, d in (ignore or {}).items()}
+    for n, env in enumerate(envs):
+        progress("reading environments", n, len(envs))
+        data = read_conda_meta(env.prefix, with_files=False, canonical=True)
+        problems.extend(data.problems)
+        skipped = ignore.get(os.path.realpath(env.prefix), set())
+        for rec in data.records:
+            if rec.dist in skipped:
+                continue  # a what-if: this record is about to be removed
+            sources = [("link.source", rec.link_source)] if rec.link_source else []
+            if rec.extracted_package_dir:
+                sources.append(("extracted_package_dir", rec.extracted_package_dir))
+            index.add(env.prefix, rec.dist, rec.link_type, [(v, s) for v, s in sources if s])
+        for dist in data.unreadable:
+            if dist == "*":
+                blockers.append(
+                    f"cannot read {env.prefix / 'conda-meta'}: the packages that environment uses are "
+                    "unknown. Fix its permissions, or pass --ignore-unreachable to prune anyway."
+                )
+                continue
+            # what this record references is unknown: keep every entry of that name
+            index.by_name.setdefault(dist, []).append(Reference(env.prefix, dist, None, "name"))
+    progress("reading environments", len(envs), len(envs))
+    return index
+
+
+def _symlinks_into_caches(
+    discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress
+) -> dict[tuple[str, str], str]:
+    """(cache real, entry) -> one symlink in a scanned environment that points into it.
+
+    Reads directory listings only (``d_type`` tells symlinks apart), and ``readlink`` for
+    symlinks, so it costs far less than a stat of every file."""
+    roots: list[tuple[str, str]] = []  # (a spelling of the cache + "/", its real path)
+    for c in caches:
+        for spelling in dict.fromkeys((str(c.real), os.path.normpath(str(c.path)))):
+            roots.append((spelling + os.sep, str(c.real)))
+    skip = {str(c.real) for c in caches} | {os.path.normpath(str(c.path)) for c in caches}
+    skip |= {os.path.normpath(str(d)) for d in locations.envs_dirs}
+    skip |= {str(env.prefix) for env in discovery.environments}
+    found: dict[tuple[str, str], str] = {}
+    envs = discovery.environments
+    for n, env in enumerate(envs):
+        progress("looking for symlinks into caches", n, len(envs))
+        stack = [str(env.prefix)]
+        while stack:
+            current = stack.pop()
+            try:
+                with os.scandir(current) as it:
+                    children = list(it)
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    if child.is_symlink():
+                        target = os.readlink(child.path)
+                        resolved = os.path.normpath(os.path.join(current, target))
+                        for root, cache_real in roots:
+                            if resolved.startswith(root):
+                                entry = resolved[len(root):].split(os.sep, 1)[0]
+                                found.setdefault((cache_real, entry), child.path)
+                                break
+                    elif child.is_dir(follow_symlinks=False):
+                        if child.path in skip or child.name == "conda-meta":
+                            continue  # other environments, caches: scanned on their own
+                        stack.append(child.path)
+                except OSError:
+                    continue
+    progress("looking for symlinks into caches", len(envs), len(envs))
+    return found
+
+
+# -- versions, for --keep-latest -----------------------------------------------------------------
+
+
+def _version_key(version: str, build: str) -> tuple:
+    try:
+        if "conda.models.version" not in sys.modules and "conda.base.context" not in sys.modules:
+            raise ImportError  # the standalone script: do not load conda for this
+        from conda.models.version import VersionOrder
+
+        vkey: object = VersionOrder(version)
+    except Exception:
+        parts = re.split(r"[._-]", version)
+        vkey = tuple((0, int(p), "") if p.isdigit() else (-1, 0, p) for p in parts)
+    match = re.search(r"(\d+)$", build)
+    return (vkey, int(match.group(1)) if match else 0, build)
+
+
+def _newest(entries: list[CacheEntry], n: int) -> set[int]:
+    """ids of the newest ``n`` builds of each package name (across all caches)."""
+    keep: set[int] = set()
+    by_name: dict[str, list[CacheEntry]] = {}
+    for e in entries:
+        by_name.setdefault(e.name, []).append(e)
+    for group in by_name.values():
+        try:
+            ordered = sorted(group, key=lambda e: _version_key(e.version, e.build), reverse=True)
+        except TypeError:  # mixed version kinds that do not compare: keep them all
+            keep |= {id(e) for e in group}
+            continue
+        distinct: list[str] = []
+        for e in ordered:
+            if e.dist not in distinct:
+                distinct.append(e.dist)
+            if e.dist in distinct[:n]:
+                keep.add(id(e))
+    return keep
+
+
+# -- the verdict ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFacts:
+    """Everything the verdict for one entry depends on."""
+
+    cache: PackageCache
+    entry: CacheEntry
+    users: tuple[Reference, ...]
+    symlink_evidence: str | None  # a symlink in a scanned environment that points into the entry
+    keep_match: str | None  # the keep-list pattern it matches
+    latest: bool  # one of the newest builds kept by --keep-latest
+    euid: int | None
+    tarballs: bool  # --tarballs
+    stats: TreeStats | None = None  # measured (only for entries that would go)
+    outside_link: str | None = None  # measured: a file with hardlinks outside everything removed
+
+
+def judge(f: EntryFacts) -> Decision:
+    """The verdict for one cache entry: every rule, in the order of the module docstring."""
+    entry, users = f.entry, f.users
+    needing = [u for u in users if u.link_type != LINK_COPY]
+    kept: Decision | None = None
+    if needing:  # 1. in use
+        envs = sorted({str(u.prefix) for u in needing})
+        kinds = sorted({u.link_name for u in needing})
+        why = f"used by {len(envs)} environment{'s' if len(envs) != 1 else ''} ({', '.join(kinds)})"
+        unknown = any(u.link_type is None for u in needing)
+        if unknown:
+            why += "; an unreadable record names it"
+        kept = Decision(entry, KEEP, DOUBT if unknown else IN_USE, why, evidence=envs[0], users=users)
+    elif f.keep_match:  # 2. the keep-list, --keep-latest
+        kept = Decision(entry, KEEP, KEEP_LIST, f"on the keep-list ({f.keep_match})", users=users)
+    elif f.latest:
+        kept = Decision(entry, KEEP, KEEP_LATEST, "one of the newest builds kept by --keep-latest", users=users)
+    if kept is not None:
+        return _measured(f, _tarballs_of_kept(f, kept))
+    if f.symlink_evidence:  # 3. a symlink from an environment nobody registered
+        return Decision(entry, KEEP, OUTSIDE_SYMLINK,
+                        "in use by an environment outside the scan: a symlink points into it",
+                        evidence=f.symlink_evidence, users=users)
+    if entry.folder_is_symlink:  # 4. what is not ours to remove
+        target = os.path.realpath(entry.folder) if entry.folder else ""
+        return Decision(entry, KEEP, SYMLINKED_ENTRY, f"the entry is a symlink to {target}; left alone",
+                        evidence=str(entry.folder), users=users)
+    if f.cache.read_only:
+        return Decision(entry, KEEP, READ_ONLY, f"the cache {f.cache.read_only}", evidence=str(f.cache.path),
+                        users=users)
+    if f.euid is not None and entry.owner_uid is not None and entry.owner_uid != f.euid:
+        owner = user_name(entry.owner_uid)
+        return Decision(entry, KEEP, OTHER_OWNER, f"owned by {owner}; run the prune as {owner} to remove it",
+                        evidence=str(entry.folder or entry.tarballs[0]), users=users)
+    if users:  # 6. goes
+        envs = sorted({str(u.prefix) for u in users})
+        goes = Decision(entry, REMOVE, COPY_ONLY,
+                        "used only by copy-installed environments, which do not need the cache",
+                        evidence=", ".join(envs), users=users, paths=tuple(entry.paths()))
+    else:
+        goes = Decision(entry, REMOVE, UNUSED, "no environment uses it", paths=tuple(entry.paths()))
+    return _measured(f, goes)
+
+
+def _tarballs_of_kept(f: EntryFacts, kept: Decision) -> Decision:
+    """An entry kept in use (or by --keep-latest / the keep-list) may still lose its tarballs
+    with ``--tarballs``: environments never link from a tarball. The read-only and owner rules
+    apply to the tarballs as to entries."""
+    entry = f.entry
+    if not entry.tarballs:
+        return kept
+    folder_stays = entry.folder is not None
+    only_tarball = entry.folder is None and kept.code == IN_USE
+    if not (folder_stays or only_tarball):
+        return kept
+    if not f.tarballs:
+        if only_tarball:
+            return replace(kept, reason=kept.reason + "; only its tarball is cached (use --tarballs to drop it)")
+        return kept
+    if f.cache.read_only:
+        return replace(kept, reason=kept.reason + f"; its tarball stays: the cache {f.cache.read_only}")
+    others = sorted({uid for uid in entry.tarball_owners.values() if f.euid is not None and uid != f.euid})
+    if others:
+        owner = user_name(others[0])
+        return replace(kept, reason=kept.reason + f"; its tarball stays: owned by {owner} (run the prune as {owner} to remove it)")
+    if folder_stays:
+        return Decision(entry, REMOVE, TARBALL, f"tarball of an entry that stays extracted ({kept.reason})",
+                        users=kept.users, paths=tuple(entry.tarballs))
+    return Decision(entry, REMOVE, TARBALL, "tarball of an installed package; the environments do not need it",
+                    users=kept.users, paths=tuple(entry.tarballs))
+
+
+def _measured(f: EntryFacts, d: Decision) -> Decision:
+    """5. what measuring an entry that would go found."""
+    if d.action != REMOVE or f.stats is None:
+        return d
+    if f.stats.errors:
+        error = f.stats.errors[0]
+        return Decision(f.entry, KEEP, UNREADABLE,
+                        f"could not read all of it ({error.message}); nothing deleted. Make it readable to prune it",
+                        evidence=str(error.path), users=d.users, stats=f.stats)
+    if f.outside_link:
+        return Decision(f.entry, KEEP, OUTSIDE_HARDLINK,
+                        "in use by an environment outside the scan: its files have other hardlinks",
+                        evidence=f.outside_link, users=d.users, stats=f.stats)
+    return replace(d, stats=f.stats)
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def merge_stats(paths: Iterable[Path]) -> TreeStats:
+    total = TreeStats()
+    for path in paths:
+        tree_stats(path, into=total)
+    return total
+
+
+def freed(stats: TreeStats) -> int:
+    """Bytes a tree frees on its own: its folders, and files whose every link is in it."""
+    return stats.dirs_bytes + sum(b for seen, nlink, b, _ in stats.inodes.values() if seen >= nlink)
+
+
+def _links_that_go(what_if: Mapping[Path, Collection[str]]) -> dict[tuple[int, int], int]:
+    """(dev, ino) -> links in environments whose records a what-if removes along with the entries."""
+    links: dict[tuple[int, int], int] = {}
+    for prefix, dists in what_if.items():
+        data = read_conda_meta(Path(prefix), with_files=True)
+        for rec in data.records:
+            if rec.dist not in dists:
+                continue
+            for rel in rec.files:
+                try:
+                    st = os.lstat(os.path.join(prefix, rel))
+                except OSError:
+                    continue
+                if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                    key = (st.st_dev, st.st_ino)
+                    links[key] = links.get(key, 0) + 1
+    return links
+
+
+def _outside_links(removing: list[Decision], also_gone: Mapping[tuple[int, int], int]) -> tuple[dict[int, str], dict[tuple[int, int], int]]:
+    """For each entry about to go (by id), a file of it with hardlinks outside the whole removal
+    set, if any; and how many links of each shared inode the set holds. Links inside one entry
+    (two names for one binary) and between two entries that both go are accounted for."""
+    seen_total: dict[tuple[int, int], int] = dict(also_gone)
+    shared = {id(d): [(k, v) for k, v in d.stats.inodes.items() if v[1] > 1] for d in removing if d.stats}
+    for d in removing:
+        for key, (seen, _, _, _) in shared.get(id(d), ()):
+            seen_total[key] = seen_total.get(key, 0) + seen
+    found: dict[int, str] = {}
+    for d in removing:
+        for key, (_, nlink, _, where) in shared.get(id(d), ()):
+            if nlink > seen_total[key]:
+                found[id(d)] = f"{where} has {nlink} links, {seen_total[key]} of them in the cache entry"
+                break
+    return found, seen_total
+
+
+def _with_bytes(decisions: list[Decision], seen_total: Mapping[tuple[int, int], int]) -> list[Decision]:
+    """Exact bytes: an inode is freed once, by the entry seen first, when all its links go."""
+    claimed: set[tuple[int, int]] = set()
+    out = []
+    for d in decisions:
+        if d.action != REMOVE or d.stats is None:
+            out.append(d)
+            continue
+        total = d.stats.dirs_bytes
+        for key, (_, nlink, blocks, _) in d.stats.inodes.items():
+            if nlink == 1:
+                total += blocks
+            elif key not in claimed and seen_total.get(key, 0) >= nlink:
+                claimed.add(key)
+                total += blocks
+        out.append(replace(d, freed_bytes=total, apparent_bytes=d.stats.apparent_bytes))
+    return out
+
+
+def plan_cache_prune(
+    locations: Locations,
+    search_paths: Iterable[Path] = (),
+    *,
+    keep_latest: int = 0,
+    tarballs: bool = False,
+    ignore_unreachable: bool = False,
+    progress: Progress = no_progress,
+    extra_removed_prefix_records: Mapping[Path, Collection[str]] | None = None,
+) -> CachePlan:
+    """Decide, for every entry of every package cache, whether it goes and why. Reads only.
+
+    ``extra_removed_prefix_records`` asks "what if": records (prefix -> dists) treated as already
+    removed, their files' hardlinks as gone, to tell what a cache prune would free after an
+    environment prune. Such a plan is for reporting only, never for execution."""
+    caches = [scan_cache(p) for p in locations.pkgs_dirs]
+    problems: list[Problem] = [p for c in caches for p in c.problems]
+    discovery = discover(locations, search_paths)
+    problems += discovery.problems
+    blockers: list[str] = []
+    if not ignore_unreachable:
+        blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
+    index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records)
+    if ignore_unreachable:
+        blockers = [b for b in blockers if "--ignore-unreachable" not in b]
+    symlinks = _symlinks_into_caches(discovery, caches, locations, progress)
+    all_entries = [e for c in caches for e in c.entries.values()]
+    latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
+    euid = os.geteuid() if hasattr(os, "geteuid") else None
+
+    facts = [
+        EntryFacts(
+            cache=cache, entry=entry, users=tuple(index.users(cache, entry)),
+            symlink_evidence=symlinks.get((str(cache.real), entry.dist)),
+            keep_match=next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None),
+            latest=id(entry) in latest, euid=euid, tarballs=tarballs,
+        )
+        for cache in caches for entry in cache.entries.values()
+    ]
+    # measure what would go, then judge again with what measuring found; keeping one entry for
+    # an outside hardlink can expose another, so repeat until nothing changes
+    first = [judge(f) for f in facts]
+    going = [i for i, d in enumerate(first) if d.action == REMOVE]
+    for n, i in enumerate(going):
+        progress("measuring unused entries", n, len(going))
+        facts[i] = replace(facts[i], stats=merge_stats(first[i].paths))
+    progress("measuring unused entries", len(going), len(going))
+    also_gone = _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else {}
+    while True:
+        decisions = [judge(f) for f in facts]
+        removing = [d for d in decisions if d.action == REMOVE and d.stats is not None]
+        outside, seen_total = _outside_links(removing, also_gone)
+        if not outside:
+            break
+        for i, d in enumerate(decisions):
+            if id(d) in outside:
+                facts[i] = replace(facts[i], outside_link=outside[id(d)])
+    decisions = _with_bytes(decisions, seen_total)
+
+    leftovers = []
+    for cache in caches:
+        if cache.leftovers and cache.read_only:
+            problems.append(Problem(cache.path, (
+                f"holds {len(cache.leftovers)} item(s) an interrupted prune left in its trash, but the cache "
+                f"{cache.read_only}: left alone. Rerun where you may write it")))
+            continue
+        for item in cache.leftovers:
+            leftovers.append((cache, item, tree_stats(item)))
+    decisions.sort(key=lambda d: (str(d.entry.cache), d.entry.dist))
+    return CachePlan(caches, discovery, decisions, problems, blockers, leftovers)
