@@ -36,7 +36,6 @@ import fnmatch
 import json
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,7 +56,10 @@ from .appscan import (
 )
 from .graph import INJECTED, REQUIRES_DIST, DependencyGraph, marker_environment
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
-from .why import FROM_FILE, RootSet, disk_usage, module_providers, name_matches
+from .environment import (
+    Freed, Providers, distribution_names, environment_providers, library_name, module_owners, name_matches, owner_key,
+)
+from .why import FROM_FILE, RootSet
 
 # verdicts (stable: they appear in --json)
 USED = "used"  # direct evidence in the application
@@ -85,13 +87,8 @@ _KNOWN_CONSUMERS = {
     "jupyter_client.kernel_provisioners": "jupyter_client",
 }
 #: folders whose files a package reads to find its plugins: folder -> the module that reads it
-_PLUGIN_FOLDERS = {
-    "etc/jupyter/jupyter_server_config.d/": "jupyter_server",
-    "etc/jupyter/jupyter_notebook_config.d/": "notebook",
-    "etc/jupyter/nbconfig/": "notebook",
-    "share/jupyter/labextensions/": "jupyterlab",
-    "share/jupyter/nbextensions/": "notebook",
-}
+
+
 _PYTHON_EXECUTABLE = re.compile(r"^(?:python|pythonw)(?:\d+(?:\.\d+)?t?)?$")
 
 
@@ -188,113 +185,6 @@ class EnvPrunePlan:
 # -- what the environment provides ----------------------------------------------------------------
 
 
-@dataclass
-class Providers:
-    """Who provides what in one environment, from its files."""
-
-    modules: dict[str, set[str]]  # dotted module -> graph keys (every prefix of a module listed)
-    executables: dict[str, set[str]]
-    r_packages: dict[str, set[str]]
-    kernels: dict[str, tuple[set[str], str]]  # kernel name -> (owners, path of kernel.json)
-    libraries: dict[str, set[str]]
-    plugin_files: dict[str, set[str]]  # consumer module -> keys of packages with plugin files for it
-    top_modules: dict[str, set[str]]  # graph key -> its top-level modules
-    stdlib: frozenset[str]
-
-
-def _owner_key(dist: PipDistribution, record_names: dict[str, str]) -> str:
-    if dist.conda_owner is not None and dist.conda_owner in record_names:
-        return f"conda:{record_names[dist.conda_owner]}"
-    return f"pypi:{dist.normalized_name}"
-
-
-def _files_with_keys(env: EnvironmentData) -> Iterable[tuple[str, str]]:
-    for record in env.records:
-        key = f"conda:{record.name}"
-        for path in record.files:
-            yield path, key
-    for dist in env.pip:
-        if dist.is_pip_installed:
-            key = f"pypi:{dist.normalized_name}"
-            for path in dist.files:
-                yield path, key
-
-
-_LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
-
-
-def library_name(text: str) -> str:
-    """``libfoo.so.6`` / ``foo`` / ``foo.dll`` / ``/usr/lib/libfoo.so`` -> ``foo``."""
-    base = re.split(r"[/\\]", text)[-1]
-    match = _LIB_NAME.match(base)
-    name = match.group(1) if match else base
-    if name.startswith("lib") and not match:
-        name = name[3:]
-    return name.lower()
-
-
-def environment_providers(env: EnvironmentData) -> Providers:
-    modules = module_providers(env)
-    executables: dict[str, set[str]] = {}
-    r_packages: dict[str, set[str]] = {}
-    kernels: dict[str, tuple[set[str], str]] = {}
-    libraries: dict[str, set[str]] = {}
-    plugin_files: dict[str, set[str]] = {}
-    for path, key in _files_with_keys(env):
-        parts = path.split("/")
-        if len(parts) == 2 and parts[0] in ("bin", "Scripts"):
-            name = parts[1]
-            if name.lower().endswith((".exe", ".bat", ".cmd")):
-                name = name[:-4]
-            executables.setdefault(name, set()).add(key)
-        elif len(parts) == 3 and parts[0] == "Library" and parts[1] in ("bin", "usr"):
-            name = parts[2]
-            if name.lower().endswith(".exe"):
-                executables.setdefault(name[:-4], set()).add(key)
-            elif name.lower().endswith(".dll"):
-                libraries.setdefault(library_name(name), set()).add(key)
-        elif len(parts) == 1 and parts[0].lower() in ("python.exe", "pythonw.exe"):
-            executables.setdefault(parts[0][:-4], set()).add(key)
-        elif len(parts) == 2 and parts[0] == "lib" and (".so" in parts[1] or parts[1].endswith(".dylib")):
-            libraries.setdefault(library_name(parts[1]), set()).add(key)
-        elif len(parts) == 5 and parts[:3] == ["lib", "R", "library"] and parts[4] == "DESCRIPTION":
-            r_packages.setdefault(parts[3], set()).add(key)
-        elif len(parts) == 5 and parts[:3] == ["share", "jupyter", "kernels"] and parts[4] == "kernel.json":
-            owners, _ = kernels.get(parts[3], (set(), path))
-            owners.add(key)
-            kernels[parts[3]] = (owners, path)
-        else:
-            for folder, consumer in _PLUGIN_FOLDERS.items():
-                if path.startswith(folder) and len(path) > len(folder):
-                    plugin_files.setdefault(consumer, set()).add(key)
-    top_modules: dict[str, set[str]] = {}
-    for module, owners in modules.items():
-        if "." not in module:
-            for key in owners:
-                top_modules.setdefault(key, set()).add(module)
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | {"__future__", "__main__", "builtins"}
-    stdlib |= {m for m, owners in modules.items() if "." not in m and owners == {"conda:python"}}
-    return Providers(modules, executables, r_packages, kernels, libraries, plugin_files, top_modules,
-                     frozenset(stdlib))
-
-
-def module_owners(modules: dict[str, set[str]], name: str, subnames: Sequence[str] = ()) -> set[str]:
-    """The packages an import loads from: those providing the longest dotted prefix of the
-    module that anything provides. ``from a import b`` may load the submodule ``a.b``: where a
-    package provides it, that decides."""
-    found: set[str] = set()
-    for sub in subnames:
-        owners = modules.get(f"{name}.{sub}")
-        if owners:
-            found |= owners
-    if found:
-        return found
-    parts = name.split(".")
-    for i in range(len(parts), 0, -1):
-        owners = modules.get(".".join(parts[:i]))
-        if owners:
-            return set(owners)
-    return set()
 
 
 # -- evidence -------------------------------------------------------------------------------------
@@ -377,7 +267,7 @@ def _collect_evidence(
         elif use.kind == LIBRARY:
             owners = providers.libraries.get(library_name(use.name), set())
             evidence.add(owners & graph.nodes.keys(), Evidence(LIBRARY, use.describe(), use.location), use.optional)
-    distributions = _distribution_names(env)
+    distributions = distribution_names(env)
     for name, files in scan.names.items():
         if "-" in name:  # a distribution name: importlib.metadata.version("scikit-learn")
             owners = {distributions[normalize_pip_name(name)]} if normalize_pip_name(name) in distributions else set()
@@ -397,10 +287,6 @@ def _collect_evidence(
     return evidence, missing_modules, dynamic, typing_only
 
 
-def _distribution_names(env: EnvironmentData) -> dict[str, str]:
-    """Normalized names of the Python distributions (pip's and conda's dist-infos) -> graph keys."""
-    record_names = {r.dist: r.name for r in env.records}
-    return {dist.normalized_name: _owner_key(dist, record_names) for dist in env.pip}
 
 
 # -- plugins loaded by name -----------------------------------------------------------------------
@@ -442,7 +328,7 @@ def _plugins(env: EnvironmentData, providers: Providers, graph: DependencyGraph)
     record_names = {r.dist: r.name for r in env.records}
     plugins: list[_Plugin] = []
     for dist in env.pip:
-        key = _owner_key(dist, record_names)
+        key = owner_key(dist, record_names)
         if key not in graph.nodes:
             continue
         for group, names in _entry_point_groups(dist).items():
@@ -550,7 +436,7 @@ def _optional_dependents(graph: DependencyGraph, env: EnvironmentData, needed: s
     markers = marker_environment(env)
     record_names = {r.dist: r.name for r in env.records}
     for dist in env.pip:
-        parent_key = _owner_key(dist, record_names)
+        parent_key = owner_key(dist, record_names)
         if parent_key not in needed:
             continue
         for line in dist.requires_dist:
@@ -737,36 +623,6 @@ def unsatisfied(env: EnvironmentData, before: EnvironmentData | None = None) -> 
 # -- bytes ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Freed:
-    """What removing packages takes off the disk now: allocated blocks of files whose every
-    hardlink goes with them, each inode once. ``shared`` is held by other links (the package
-    cache, another environment) and stays until those go too."""
-
-    freed: int
-    shared: int
-    files: int
-
-
-def bytes_leaving(env: EnvironmentData, keys: Iterable[str]) -> Freed:
-    wanted = set(keys)
-    paths: list[str] = []
-    for record in env.records:
-        if f"conda:{record.name}" in wanted:
-            paths += record.files
-            paths.append(f"conda-meta/{record.dist}.json")
-    usage = disk_usage(env.prefix, paths)
-    return Freed(usage.alone_bytes, usage.shared_bytes, usage.files)
-
-
-def bytes_per_package(env: EnvironmentData, keys: Iterable[str]) -> dict[str, int]:
-    out = {}
-    by_key = {f"conda:{r.name}": r for r in env.records}
-    for key in keys:
-        record = by_key.get(key)
-        if record is not None:
-            out[key] = disk_usage(env.prefix, [*record.files, f"conda-meta/{record.dist}.json"]).alone_bytes
-    return out
 
 
 # -- the lean environment file ---------------------------------------------------------------------

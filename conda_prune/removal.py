@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache_plan import (
-    COPY_ONLY, IN_USE, KEEP, KEEP_LIST, TARBALL, CachePlan, Decision, Progress, freed, merge_stats, no_progress,
+    IN_USE, KEEP, KEEP_LIST, TARBALL, CachePlan, Decision, Progress, freed, merge_stats, no_progress,
     ReferenceIndex, read_references,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS

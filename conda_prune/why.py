@@ -25,16 +25,14 @@ Everything here only reads. Nothing is written into the environment, and broken 
 from __future__ import annotations
 
 import ast
-import difflib
-import fnmatch
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .environment import DiskUsage, disk_usage, files_of, match_packages, module_providers, name_matches, near_names
 from .graph import CONSTRAINS, DependencyGraph, Edge, Node
 from .history import read_requested_specs
 from .appscan.walk import MAX_BYTES
@@ -200,18 +198,6 @@ class DependencyPath:
     links: tuple[Link, ...]
 
 
-@dataclass(frozen=True)
-class DiskUsage:
-    """The package's installed files, measured in allocated blocks, each inode once.
-
-    ``alone_bytes`` would come back if the package left the environment; ``shared_bytes`` are
-    also held elsewhere through hardlinks (the package cache, other environments)."""
-
-    alone_bytes: int = 0
-    shared_bytes: int = 0
-    files: int = 0
-    symlinks: int = 0  # their targets live elsewhere (a package cache, under always_softlink)
-    missing: int = 0
 
 
 @dataclass(frozen=True)
@@ -397,125 +383,20 @@ def _cycle_heads(graph: DependencyGraph, roots: set[str]) -> list[str]:
 # -- matching names ---------------------------------------------------------------------------
 
 
-def _is_glob(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
-
-
-def name_matches(pattern: str, name: str) -> bool:
-    """A package name against a name or a glob (``'nvidia-*'``); pip names match in any
-    spelling (``Typing_Extensions`` is ``typing-extensions``)."""
-    if not _is_glob(pattern):
-        return name == pattern or normalize_pip_name(name) == normalize_pip_name(pattern)
-    return fnmatch.fnmatchcase(name.lower(), pattern.lower()) or fnmatch.fnmatchcase(
-        normalize_pip_name(name), normalize_pip_name(pattern)
-    )
-
-
-def match_packages(graph: DependencyGraph, pattern: str) -> list[Node]:
-    """Installed packages called ``pattern``, or matching it as a glob."""
-    return sorted((n for n in graph.nodes.values() if name_matches(pattern, n.name)), key=lambda n: n.key)
-
-
-def near_names(pattern: str, names: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """Installed names close to a name that matched nothing ("did you mean pytorch?")."""
-    names = sorted(set(names))
-    bare = pattern.lower().strip("*?[]")
-    close = difflib.get_close_matches(bare, names, n=n, cutoff=0.6)
-    if bare:
-        close += [name for name in names if bare in name.lower() and name not in close]
-    return tuple(close[:n])
 
 
 # -- disk -------------------------------------------------------------------------------------
 
 
-def disk_usage(prefix: Path, files: Iterable[str]) -> DiskUsage:
-    """Allocated bytes of a package's files, each inode counted once.
-
-    A file whose every link belongs to this package is held alone; one with further links
-    (``st_nlink`` above what the package itself accounts for) is shared with a package cache or
-    another environment, and removing the package would not free it."""
-    inodes: dict[tuple[int, int], list[int]] = {}  # (dev, ino) -> [links seen, nlink, bytes]
-    symlinks = missing = count = 0
-    for rel in dict.fromkeys(files):
-        try:
-            st = os.lstat(prefix / rel)
-        except OSError:
-            missing += 1
-            continue
-        count += 1
-        if stat.S_ISLNK(st.st_mode):
-            symlinks += 1
-            continue
-        seen = inodes.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_blocks * 512])
-        seen[0] += 1
-    alone = sum(b for links, nlink, b in inodes.values() if nlink <= links)
-    shared = sum(b for links, nlink, b in inodes.values() if nlink > links)
-    return DiskUsage(alone, shared, count, symlinks, missing)
-
-
-def _files_of(node: Node) -> tuple[str, ...]:
-    if node.record is not None:
-        return node.record.files
-    if node.dist is not None:
-        return node.dist.files
-    return ()
 
 
 # -- import sites -------------------------------------------------------------------------------
 
-_MODULE_ROOTS = re.compile(
-    r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages"
-    r"|lib/python\d+\.\d+t?(?:/lib-dynload)?|Lib|DLLs)/(.+)$"
-)
-_EXTENSION = re.compile(r"^([A-Za-z_]\w*)(?:\.[\w-]+)*\.(?:so|pyd)$")
+
+
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
 
 
-def module_of(path: str) -> str | None:
-    """The dotted module an installed file is (``lib/python3.11/site-packages/numpy/linalg/
-    __init__.py`` -> ``numpy.linalg``), or None for anything that is not an importable module."""
-    match = _MODULE_ROOTS.match(path)
-    if not match:
-        return None
-    *folders, last = match.group(1).split("/")
-    if last.endswith((".py", ".pyw")):
-        stem = last.rsplit(".", 1)[0]
-        parts = folders if stem == "__init__" else [*folders, stem]
-    else:
-        extension = _EXTENSION.match(last)
-        if not extension:
-            return None
-        parts = [*folders, extension.group(1)]
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
-
-
-def module_providers(env: EnvironmentData) -> dict[str, set[str]]:
-    """Every importable dotted name in the environment, and the packages (graph keys) whose
-    installed files provide it. A package providing ``a.b`` provides ``a`` too, so a namespace
-    package (``google``) maps to every package with a part of it."""
-    providers: dict[str, set[str]] = {}
-
-    def add(module: str, key: str) -> None:
-        parts = module.split(".")
-        for i in range(1, len(parts) + 1):
-            providers.setdefault(".".join(parts[:i]), set()).add(key)
-
-    for record in env.records:
-        for path in record.files:
-            module = module_of(path)
-            if module:
-                add(module, f"conda:{record.name}")
-    for dist in env.pip:
-        if not dist.is_pip_installed:
-            continue  # shipped by a conda package, whose files are counted above
-        key = f"pypi:{dist.normalized_name}"
-        modules = [m for m in (module_of(p) for p in dist.files) if m]
-        for module in modules or dist.top_level:
-            add(module, key)
-    return providers
 
 
 def providers_of(site: ImportSite, providers: dict[str, set[str]]) -> set[str]:
@@ -680,7 +561,7 @@ def explain_package(
     return Explanation(
         package=Package.of(node),
         requested_as=roots.of(key),
-        disk=disk_usage(prefix, _files_of(node)),
+        disk=disk_usage(prefix, files_of(node)),
         paths=tuple(path_of(c) for c in chains),
         path_count=count,
         paths_complete=complete,
@@ -791,15 +672,9 @@ __all__ = [
     "Root",
     "RootSet",
     "WhyUsedReport",
-    "disk_usage",
     "explain_package",
     "find_import_sites",
     "find_roots",
-    "match_packages",
-    "name_matches",
-    "module_of",
-    "module_providers",
-    "near_names",
     "providers_of",
     "why_used",
 ]

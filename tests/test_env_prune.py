@@ -17,13 +17,12 @@ from conda_prune.env_prune import (
     UNUSED_REASON,
     USED,
     EnvPrunePlan,
-    bytes_leaving,
     check_removal,
     lean_environment,
-    module_owners,
     plan_env_prune,
     unsatisfied,
 )
+from conda_prune.environment import bytes_leaving, module_owners
 from conda_prune.records import read_environment
 
 KERNEL_JSON = json.dumps({"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python"})
@@ -153,7 +152,7 @@ def test_namespace_packages_map_to_the_distribution_with_the_submodule(lab, tmp_
     assert s["google-cloud-bigquery"] == UNUSED
     assert s["protobuf"] == NEEDED  # a dependency, not evidence: google is a namespace of several
     env = read_environment(lab.prefix_of("lab"))
-    from conda_prune.env_prune import environment_providers
+    from conda_prune.environment import environment_providers
 
     modules = environment_providers(env).modules
     assert module_owners(modules, "google") == {

@@ -17,12 +17,10 @@ from conda_prune.why import (
     LEAF,
     PIP_REQUESTED,
     REQUESTED,
-    disk_usage,
     find_import_sites,
-    module_of,
-    near_names,
     why_used,
 )
+from conda_prune.environment import disk_usage, module_of, near_names
 
 # -- installations -------------------------------------------------------------------------------
 

@@ -97,10 +97,9 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     from ..graph import DependencyGraph
     from ..why import find_roots
     from .options import requested_file
+    from ..environment import bytes_leaving, bytes_per_package
     from ..env_prune import (
         EnvPruneReport,
-        bytes_leaving,
-        bytes_per_package,
         keep_patterns_unmatched,
         lean_environment,
         plan_env_prune,

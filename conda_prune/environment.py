@@ -1,0 +1,310 @@
+"""The environment model both commands use: what an environment's files provide (modules,
+executables, libraries, R packages, kernels), who owns them, how packages are named and
+matched, and what their files hold on disk.
+
+Records and pip distributions are read by :mod:`.records`; the dependency graph is
+:mod:`.graph`. Everything here is derived from those and from ``lstat``; nothing writes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .graph import DependencyGraph, Node
+from .records import EnvironmentData, PipDistribution, normalize_pip_name
+
+
+
+_PLUGIN_FOLDERS = {
+    "etc/jupyter/jupyter_server_config.d/": "jupyter_server",
+    "etc/jupyter/jupyter_notebook_config.d/": "notebook",
+    "etc/jupyter/nbconfig/": "notebook",
+    "share/jupyter/labextensions/": "jupyterlab",
+    "share/jupyter/nbextensions/": "notebook",
+}
+
+
+@dataclass
+class Providers:
+    """Who provides what in one environment, from its files."""
+
+    modules: dict[str, set[str]]  # dotted module -> graph keys (every prefix of a module listed)
+    executables: dict[str, set[str]]
+    r_packages: dict[str, set[str]]
+    kernels: dict[str, tuple[set[str], str]]  # kernel name -> (owners, path of kernel.json)
+    libraries: dict[str, set[str]]
+    plugin_files: dict[str, set[str]]  # consumer module -> keys of packages with plugin files for it
+    top_modules: dict[str, set[str]]  # graph key -> its top-level modules
+    stdlib: frozenset[str]
+
+
+def owner_key(dist: PipDistribution, record_names: dict[str, str]) -> str:
+    if dist.conda_owner is not None and dist.conda_owner in record_names:
+        return f"conda:{record_names[dist.conda_owner]}"
+    return f"pypi:{dist.normalized_name}"
+
+
+def _files_with_keys(env: EnvironmentData) -> Iterable[tuple[str, str]]:
+    for record in env.records:
+        key = f"conda:{record.name}"
+        for path in record.files:
+            yield path, key
+    for dist in env.pip:
+        if dist.is_pip_installed:
+            key = f"pypi:{dist.normalized_name}"
+            for path in dist.files:
+                yield path, key
+
+
+_LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
+
+
+def library_name(text: str) -> str:
+    """``libfoo.so.6`` / ``foo`` / ``foo.dll`` / ``/usr/lib/libfoo.so`` -> ``foo``."""
+    base = re.split(r"[/\\]", text)[-1]
+    match = _LIB_NAME.match(base)
+    name = match.group(1) if match else base
+    if name.startswith("lib") and not match:
+        name = name[3:]
+    return name.lower()
+
+
+def environment_providers(env: EnvironmentData) -> Providers:
+    modules = module_providers(env)
+    executables: dict[str, set[str]] = {}
+    r_packages: dict[str, set[str]] = {}
+    kernels: dict[str, tuple[set[str], str]] = {}
+    libraries: dict[str, set[str]] = {}
+    plugin_files: dict[str, set[str]] = {}
+    for path, key in _files_with_keys(env):
+        parts = path.split("/")
+        if len(parts) == 2 and parts[0] in ("bin", "Scripts"):
+            name = parts[1]
+            if name.lower().endswith((".exe", ".bat", ".cmd")):
+                name = name[:-4]
+            executables.setdefault(name, set()).add(key)
+        elif len(parts) == 3 and parts[0] == "Library" and parts[1] in ("bin", "usr"):
+            name = parts[2]
+            if name.lower().endswith(".exe"):
+                executables.setdefault(name[:-4], set()).add(key)
+            elif name.lower().endswith(".dll"):
+                libraries.setdefault(library_name(name), set()).add(key)
+        elif len(parts) == 1 and parts[0].lower() in ("python.exe", "pythonw.exe"):
+            executables.setdefault(parts[0][:-4], set()).add(key)
+        elif len(parts) == 2 and parts[0] == "lib" and (".so" in parts[1] or parts[1].endswith(".dylib")):
+            libraries.setdefault(library_name(parts[1]), set()).add(key)
+        elif len(parts) == 5 and parts[:3] == ["lib", "R", "library"] and parts[4] == "DESCRIPTION":
+            r_packages.setdefault(parts[3], set()).add(key)
+        elif len(parts) == 5 and parts[:3] == ["share", "jupyter", "kernels"] and parts[4] == "kernel.json":
+            owners, _ = kernels.get(parts[3], (set(), path))
+            owners.add(key)
+            kernels[parts[3]] = (owners, path)
+        else:
+            for folder, consumer in _PLUGIN_FOLDERS.items():
+                if path.startswith(folder) and len(path) > len(folder):
+                    plugin_files.setdefault(consumer, set()).add(key)
+    top_modules: dict[str, set[str]] = {}
+    for module, owners in modules.items():
+        if "." not in module:
+            for key in owners:
+                top_modules.setdefault(key, set()).add(module)
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | {"__future__", "__main__", "builtins"}
+    stdlib |= {m for m, owners in modules.items() if "." not in m and owners == {"conda:python"}}
+    return Providers(modules, executables, r_packages, kernels, libraries, plugin_files, top_modules,
+                     frozenset(stdlib))
+
+
+def module_owners(modules: dict[str, set[str]], name: str, subnames: Sequence[str] = ()) -> set[str]:
+    """The packages an import loads from: those providing the longest dotted prefix of the
+    module that anything provides. ``from a import b`` may load the submodule ``a.b``: where a
+    package provides it, that decides."""
+    found: set[str] = set()
+    for sub in subnames:
+        owners = modules.get(f"{name}.{sub}")
+        if owners:
+            found |= owners
+    if found:
+        return found
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        owners = modules.get(".".join(parts[:i]))
+        if owners:
+            return set(owners)
+    return set()
+
+
+def distribution_names(env: EnvironmentData) -> dict[str, str]:
+    """Normalized names of the Python distributions (pip's and conda's dist-infos) -> graph keys."""
+    record_names = {r.dist: r.name for r in env.records}
+    return {dist.normalized_name: owner_key(dist, record_names) for dist in env.pip}
+
+
+@dataclass(frozen=True)
+class Freed:
+    """What removing packages takes off the disk now: allocated blocks of files whose every
+    hardlink goes with them, each inode once. ``shared`` is held by other links (the package
+    cache, another environment) and stays until those go too."""
+
+    freed: int
+    shared: int
+    files: int
+
+
+def bytes_leaving(env: EnvironmentData, keys: Iterable[str]) -> Freed:
+    wanted = set(keys)
+    paths: list[str] = []
+    for record in env.records:
+        if f"conda:{record.name}" in wanted:
+            paths += record.files
+            paths.append(f"conda-meta/{record.dist}.json")
+    usage = disk_usage(env.prefix, paths)
+    return Freed(usage.alone_bytes, usage.shared_bytes, usage.files)
+
+
+def bytes_per_package(env: EnvironmentData, keys: Iterable[str]) -> dict[str, int]:
+    out = {}
+    by_key = {f"conda:{r.name}": r for r in env.records}
+    for key in keys:
+        record = by_key.get(key)
+        if record is not None:
+            out[key] = disk_usage(env.prefix, [*record.files, f"conda-meta/{record.dist}.json"]).alone_bytes
+    return out
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """The package's installed files, measured in allocated blocks, each inode once.
+
+    ``alone_bytes`` would come back if the package left the environment; ``shared_bytes`` are
+    also held elsewhere through hardlinks (the package cache, other environments)."""
+
+    alone_bytes: int = 0
+    shared_bytes: int = 0
+    files: int = 0
+    symlinks: int = 0  # their targets live elsewhere (a package cache, under always_softlink)
+    missing: int = 0
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def name_matches(pattern: str, name: str) -> bool:
+    """A package name against a name or a glob (``'nvidia-*'``); pip names match in any
+    spelling (``Typing_Extensions`` is ``typing-extensions``)."""
+    if not _is_glob(pattern):
+        return name == pattern or normalize_pip_name(name) == normalize_pip_name(pattern)
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower()) or fnmatch.fnmatchcase(
+        normalize_pip_name(name), normalize_pip_name(pattern)
+    )
+
+
+def match_packages(graph: DependencyGraph, pattern: str) -> list[Node]:
+    """Installed packages called ``pattern``, or matching it as a glob."""
+    return sorted((n for n in graph.nodes.values() if name_matches(pattern, n.name)), key=lambda n: n.key)
+
+
+def near_names(pattern: str, names: Iterable[str], n: int = 3) -> tuple[str, ...]:
+    """Installed names close to a name that matched nothing ("did you mean pytorch?")."""
+    names = sorted(set(names))
+    bare = pattern.lower().strip("*?[]")
+    close = difflib.get_close_matches(bare, names, n=n, cutoff=0.6)
+    if bare:
+        close += [name for name in names if bare in name.lower() and name not in close]
+    return tuple(close[:n])
+
+
+def disk_usage(prefix: Path, files: Iterable[str]) -> DiskUsage:
+    """Allocated bytes of a package's files, each inode counted once.
+
+    A file whose every link belongs to this package is held alone; one with further links
+    (``st_nlink`` above what the package itself accounts for) is shared with a package cache or
+    another environment, and removing the package would not free it."""
+    inodes: dict[tuple[int, int], list[int]] = {}  # (dev, ino) -> [links seen, nlink, bytes]
+    symlinks = missing = count = 0
+    for rel in dict.fromkeys(files):
+        try:
+            st = os.lstat(prefix / rel)
+        except OSError:
+            missing += 1
+            continue
+        count += 1
+        if stat.S_ISLNK(st.st_mode):
+            symlinks += 1
+            continue
+        seen = inodes.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_blocks * 512])
+        seen[0] += 1
+    alone = sum(b for links, nlink, b in inodes.values() if nlink <= links)
+    shared = sum(b for links, nlink, b in inodes.values() if nlink > links)
+    return DiskUsage(alone, shared, count, symlinks, missing)
+
+
+def files_of(node: Node) -> tuple[str, ...]:
+    if node.record is not None:
+        return node.record.files
+    if node.dist is not None:
+        return node.dist.files
+    return ()
+
+
+_MODULE_ROOTS = re.compile(
+    r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages"
+    r"|lib/python\d+\.\d+t?(?:/lib-dynload)?|Lib|DLLs)/(.+)$"
+)
+
+
+_EXTENSION = re.compile(r"^([A-Za-z_]\w*)(?:\.[\w-]+)*\.(?:so|pyd)$")
+
+
+def module_of(path: str) -> str | None:
+    """The dotted module an installed file is (``lib/python3.11/site-packages/numpy/linalg/
+    __init__.py`` -> ``numpy.linalg``), or None for anything that is not an importable module."""
+    match = _MODULE_ROOTS.match(path)
+    if not match:
+        return None
+    *folders, last = match.group(1).split("/")
+    if last.endswith((".py", ".pyw")):
+        stem = last.rsplit(".", 1)[0]
+        parts = folders if stem == "__init__" else [*folders, stem]
+    else:
+        extension = _EXTENSION.match(last)
+        if not extension:
+            return None
+        parts = [*folders, extension.group(1)]
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
+
+
+def module_providers(env: EnvironmentData) -> dict[str, set[str]]:
+    """Every importable dotted name in the environment, and the packages (graph keys) whose
+    installed files provide it. A package providing ``a.b`` provides ``a`` too, so a namespace
+    package (``google``) maps to every package with a part of it."""
+    providers: dict[str, set[str]] = {}
+
+    def add(module: str, key: str) -> None:
+        parts = module.split(".")
+        for i in range(1, len(parts) + 1):
+            providers.setdefault(".".join(parts[:i]), set()).add(key)
+
+    for record in env.records:
+        for path in record.files:
+            module = module_of(path)
+            if module:
+                add(module, f"conda:{record.name}")
+    for dist in env.pip:
+        if not dist.is_pip_installed:
+            continue  # shipped by a conda package, whose files are counted above
+        key = f"pypi:{dist.normalized_name}"
+        modules = [m for m in (module_of(p) for p in dist.files) if m]
+        for module in modules or dist.top_level:
+            add(module, key)
+    return providers
