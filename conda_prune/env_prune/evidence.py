@@ -1,0 +1,205 @@
+"""Evidence: what the application uses, mapped to the packages whose files provide it."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..appscan import (
+    DYNAMIC,
+    EXECUTABLE,
+    KERNEL,
+    LIBRARY,
+    MODULE,
+    NAMED,
+    R_PACKAGE,
+    TYPING,
+    AppScan,
+    Use,
+)
+from ..graph import DependencyGraph
+from ..records import EnvironmentData, PipDistribution, normalize_pip_name
+from ..environment import (
+    Providers, distribution_names, library_name, module_owners, owner_key,
+)
+from .results import Evidence, MissingModule
+
+
+_COMMON_WORDS = frozenset({
+    "test", "tests", "testing", "doc", "docs", "example", "examples", "benchmark", "benchmarks", "script",
+    "scripts", "data", "build", "setup", "conftest", "util", "utils", "common", "src", "lib", "bin", "tools",
+    "main", "app", "config", "settings", "core", "api", "version", "_version", "demo", "samples", "tmp",
+})
+
+
+_KNOWN_CONSUMERS = {
+    "pytest11": "pytest",
+    "console_scripts": "",
+    "gui_scripts": "",
+    "egg_info.writers": "setuptools",
+    "distutils.commands": "setuptools",
+    "distutils.setup_keywords": "setuptools",
+    "jupyter_client.kernel_provisioners": "jupyter_client",
+}
+
+
+_PYTHON_EXECUTABLE = re.compile(r"^(?:python|pythonw)(?:\d+(?:\.\d+)?t?)?$")
+
+
+@dataclass
+class _Evidence:
+    by_key: dict[str, list[Evidence]] = field(default_factory=dict)
+    optional: dict[str, bool] = field(default_factory=dict)  # key -> every use of it optional
+
+    def add(self, keys: Iterable[str], evidence: Evidence, optional: bool = False) -> None:
+        for key in keys:
+            self.by_key.setdefault(key, []).append(evidence)
+            self.optional[key] = self.optional.get(key, True) and optional
+
+
+def _kernel_argv(prefix: Path, kernel_json: str) -> list[str]:
+    try:
+        data = json.loads((prefix / kernel_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    argv = data.get("argv") if isinstance(data, dict) else None
+    return [a for a in argv if isinstance(a, str)] if isinstance(argv, list) else []
+
+
+def collect_evidence(
+    env: EnvironmentData, scan: AppScan, providers: Providers, graph: DependencyGraph
+) -> tuple[_Evidence, list[MissingModule], list[Use], list[Use]]:
+    evidence = _Evidence()
+    missing: dict[str, list[Use]] = {}
+    dynamic: list[Use] = []
+    typing_only: list[Use] = []
+    conda_names = {node.name: key for key, node in graph.nodes.items() if node.kind == "conda"}
+
+    def module_use(use: Use) -> None:
+        owners = module_owners(providers.modules, use.name, use.subnames) & graph.nodes.keys()
+        if owners:
+            evidence.add(owners, Evidence(MODULE, use.describe(), use.location), use.optional)
+            return
+        top = use.name.split(".")[0]
+        if top in providers.stdlib or top in scan.first_party:
+            return
+        missing.setdefault(top, []).append(use)
+
+    for use in scan.uses:
+        if use.kind == MODULE:
+            module_use(use)
+        elif use.kind == TYPING:
+            typing_only.append(use)
+        elif use.kind == DYNAMIC:
+            dynamic.append(use)
+        elif use.kind == EXECUTABLE:
+            owners = providers.executables.get(use.name, set())
+            if not owners and _PYTHON_EXECUTABLE.match(use.name) and "conda:python" in graph.nodes:
+                owners = {"conda:python"}
+            evidence.add(owners & graph.nodes.keys(), Evidence(EXECUTABLE, use.describe(), use.location), use.optional)
+        elif use.kind == R_PACKAGE:
+            owners = providers.r_packages.get(use.name, set())
+            if not owners:
+                lower = {k.lower(): v for k, v in providers.r_packages.items()}
+                owners = lower.get(use.name.lower(), set())
+            if not owners:
+                guess = f"r-{use.name.lower()}"
+                owners = {conda_names[guess]} if guess in conda_names else set()
+            evidence.add(owners & graph.nodes.keys(), Evidence(R_PACKAGE, use.describe(), use.location), use.optional)
+        elif use.kind == KERNEL:
+            owners, kernel_json = providers.kernels.get(use.name, (set(), ""))
+            evidence.add(owners & graph.nodes.keys(), Evidence(KERNEL, use.describe(), use.location))
+            if kernel_json:
+                argv = _kernel_argv(env.prefix, kernel_json)
+                from ..appscan.shell import argv_uses
+
+                for kernel_use in argv_uses(argv, use.path, use.line, f"kernel {use.name}"):
+                    if kernel_use.kind == MODULE:
+                        module_use(kernel_use)
+                    elif kernel_use.kind == EXECUTABLE:
+                        exe = providers.executables.get(kernel_use.name, set())
+                        evidence.add(exe & graph.nodes.keys(),
+                                     Evidence(EXECUTABLE, f"runs {kernel_use.name} (kernel {use.name})", use.location))
+        elif use.kind == LIBRARY:
+            owners = providers.libraries.get(library_name(use.name), set())
+            evidence.add(owners & graph.nodes.keys(), Evidence(LIBRARY, use.describe(), use.location), use.optional)
+    distributions = distribution_names(env)
+    for name, files in scan.names.items():
+        if "-" in name:  # a distribution name: importlib.metadata.version("scikit-learn")
+            owners = {distributions[normalize_pip_name(name)]} if normalize_pip_name(name) in distributions else set()
+        else:
+            top = name.split(".")[0]
+            if top in providers.stdlib or top in _COMMON_WORDS or top not in providers.modules:
+                continue
+            owners = module_owners(providers.modules, name)
+        owners &= graph.nodes.keys()
+        if owners:
+            where = files[0] if files else ""
+            evidence.add(owners, Evidence(NAMED, f"names {name!r}", where))
+    missing_modules = [
+        MissingModule(top, tuple(sorted({u.location for u in uses})), all(u.optional for u in uses))
+        for top, uses in sorted(missing.items())
+    ]
+    return evidence, missing_modules, dynamic, typing_only
+
+
+def _entry_point_groups(dist: PipDistribution) -> dict[str, list[str]]:
+    path = dist.path / "entry_points.txt"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return {}
+    return {group: list(parser[group]) for group in parser.sections()}
+
+
+def _consumers(group: str) -> set[str]:
+    """Names (modules or distributions) of the package that loads an entry-point group."""
+    if group in _KNOWN_CONSUMERS:
+        known = _KNOWN_CONSUMERS[group]
+        return {known} if known else set()
+    lower = group.lower()
+    names = {re.split(r"[.:]", lower)[0], lower.split("_")[0], lower.split("-")[0], lower.rstrip("0123456789")}
+    return {n for n in names if n}
+
+
+@dataclass(frozen=True)
+class _Plugin:
+    provider: str  # graph key
+    consumers: frozenset[str]
+    what: str  # "entry point pytest11 'xdist'"
+
+
+def plugins_of(env: EnvironmentData, providers: Providers, graph: DependencyGraph) -> list[_Plugin]:
+    record_names = {r.dist: r.name for r in env.records}
+    plugins: list[_Plugin] = []
+    for dist in env.pip:
+        key = owner_key(dist, record_names)
+        if key not in graph.nodes:
+            continue
+        for group, names in _entry_point_groups(dist).items():
+            consumers = _consumers(group)
+            if consumers:
+                shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+                plugins.append(_Plugin(key, frozenset(consumers), f"entry point {group}: {shown}"))
+    for consumer, keys in providers.plugin_files.items():
+        for key in keys:
+            if key in graph.nodes:
+                plugins.append(_Plugin(key, frozenset({consumer}), f"{consumer} extension files"))
+    return plugins
+
+
+def names_of(key: str, graph: DependencyGraph, providers: Providers) -> set[str]:
+    node = graph.nodes[key]
+    names = {node.name.lower(), normalize_pip_name(node.name), normalize_pip_name(node.name).replace("-", "_")}
+    names |= {m.lower() for m in providers.top_modules.get(key, ())}
+    return names
