@@ -21,8 +21,6 @@ from pathlib import Path
 from .graph import DependencyGraph, Node
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
 
-
-
 _PLUGIN_FOLDERS = {
     "etc/jupyter/jupyter_server_config.d/": "jupyter_server",
     "etc/jupyter/jupyter_notebook_config.d/": "notebook",

@@ -43,11 +43,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache_plan import (
-    IN_USE, KEEP, KEEP_LIST, TARBALL, CachePlan, Decision, Progress, freed, merge_stats, no_progress,
-    ReferenceIndex, read_references,
+    IN_USE,
+    KEEP,
+    KEEP_LIST,
+    TARBALL,
+    CachePlan,
+    Decision,
+    Progress,
+    ReferenceIndex,
+    freed,
+    merge_stats,
+    no_progress,
+    read_references,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
-from .caches import TRASH_DIR, CacheEntry, PackageCache, TreeStats, euid, original_name, own_trash_folder, trash_name
+from .caches import (
+    TRASH_DIR,
+    CacheEntry,
+    PackageCache,
+    TreeStats,
+    euid,
+    original_name,
+    own_trash_folder,
+    trash_name,
+)
 from .envs import discover
 from .locations import Locations
 from .records import LINK_COPY

@@ -15,7 +15,8 @@ from conftest import needs_conda
 
 from conda_prune.cli.standalone import main
 from conda_prune.requested_files import RequestedFileError, read_requested_file
-from conda_prune.why import FROM_FILE, LEAF, REQUESTED, why_used
+from conda_prune.roots import FROM_FILE, LEAF, REQUESTED
+from conda_prune.why import why_used
 
 CUDA_CHAIN = ["pytorch", "cuda-runtime", "cuda-libraries", "libcublas"]
 

@@ -150,7 +150,8 @@ def test_distances_to_roots_without_roots_are_empty(roots):
 
 
 def test_constrains_are_reported_apart_and_never_make_a_path(tmp_path):
-    from conda_prune.why import REQUESTED, Root, RootSet, explain_package
+    from conda_prune.roots import REQUESTED, Root, RootSet
+    from conda_prune.why import explain_package
 
     records = [
         CondaRecord(prefix=PREFIX, dist="app-1.0-0", name="app", version="1.0", build="0", depends=("numpy",)),

@@ -12,11 +12,8 @@ import pytest
 from conftest import needs_conda
 
 from conda_prune.cli.standalone import main
+from conda_prune.roots import CYCLE, LEAF, PIP_REQUESTED, REQUESTED
 from conda_prune.why import (
-    CYCLE,
-    LEAF,
-    PIP_REQUESTED,
-    REQUESTED,
     find_import_sites,
     why_used,
 )

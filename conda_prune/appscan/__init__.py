@@ -19,6 +19,7 @@ from typing import Any
 
 from ..safeio import open_regular, read_fd
 from . import cache as _cache
+from .python import locate
 from .types import (
     COUNTING,
     DYNAMIC,
@@ -33,7 +34,6 @@ from .types import (
     ScanProblem,
     Use,
 )
-from .python import locate
 from .walk import AppFile, Walk, walk_root
 
 __all__ = [

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, EXIT_REFUSED, RefusedForSafety, UsageError
+from ..exceptions import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_REFUSED,
+    RefusedForSafety,
+    UsageError,
+)
 from ..locations import Locations
 from .options import RunOptions
 from .output import Output

@@ -14,7 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..exceptions import EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EnvironmentNotFound, RefusedForSafety, UsageError
+from ..exceptions import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EnvironmentNotFound,
+    RefusedForSafety,
+    UsageError,
+)
 from ..locations import Locations
 from .options import RunOptions, target_prefix
 from .output import Output
@@ -94,10 +101,6 @@ def _warn_problems(output: Output, problems: list[str], verbose: int) -> None:
 
 def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..appscan import scan_app
-    from ..graph import DependencyGraph
-    from ..why import find_roots
-    from .options import requested_file
-    from ..environment import bytes_leaving, bytes_per_package
     from ..env_prune import (
         EnvPruneReport,
         keep_patterns_unmatched,
@@ -105,9 +108,13 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
         plan_env_prune,
         unsatisfied,
     )
+    from ..environment import bytes_leaving, bytes_per_package
+    from ..graph import DependencyGraph
     from ..locations import conda_importable
     from ..records import is_environment, read_environment
     from ..render.env_prune import render_export, render_plan, render_removal, report_json
+    from ..roots import find_roots
+    from .options import requested_file
 
     apps = _check_arguments(args)
     named = requested_file(args)

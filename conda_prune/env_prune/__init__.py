@@ -35,7 +35,16 @@ from .evidence import collect_evidence
 from .export import lean_environment
 from .plan import check_removal, keep_patterns_unmatched, plan_env_prune, unsatisfied
 from .results import (
-    KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPrunePlan, EnvPruneReport, Evidence, MissingModule, Unsatisfied,
+    KEPT,
+    NEEDED,
+    UNUSED,
+    UNUSED_REASON,
+    USED,
+    EnvPrunePlan,
+    EnvPruneReport,
+    Evidence,
+    MissingModule,
+    Unsatisfied,
     Verdict,
 )
 

@@ -21,13 +21,16 @@ from ..appscan import (
     AppScan,
     Use,
 )
+from ..environment import (
+    Providers,
+    distribution_names,
+    library_name,
+    module_owners,
+    owner_key,
+)
 from ..graph import DependencyGraph
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
-from ..environment import (
-    Providers, distribution_names, library_name, module_owners, owner_key,
-)
 from .results import Evidence, MissingModule
-
 
 _COMMON_WORDS = frozenset({
     "test", "tests", "testing", "doc", "docs", "example", "examples", "benchmark", "benchmarks", "script",

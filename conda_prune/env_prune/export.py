@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..graph import REQUIRES_DIST, DependencyGraph
 from ..records import EnvironmentData
-from ..why import FROM_FILE
+from ..roots import FROM_FILE
 from .results import KEPT, NEEDED, USED, EnvPrunePlan, Verdict
 
 

@@ -13,15 +13,26 @@ from dataclasses import replace
 from ..appscan import (
     AppScan,
 )
+from ..environment import (
+    environment_providers,
+    name_matches,
+    owner_key,
+)
 from ..graph import INJECTED, DependencyGraph, marker_environment
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
-from ..environment import (
-    environment_providers, name_matches, owner_key,
-)
-from ..why import RootSet
+from ..roots import RootSet
 from .evidence import collect_evidence, names_of, plugins_of
-from .results import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPrunePlan, Evidence, Unsatisfied, Verdict
-
+from .results import (
+    KEPT,
+    NEEDED,
+    UNUSED,
+    UNUSED_REASON,
+    USED,
+    EnvPrunePlan,
+    Evidence,
+    Unsatisfied,
+    Verdict,
+)
 
 #: top-level names that badly packaged distributions ship and that code writes as plain words
 #: ("data", "tests"): a quoted string equal to one is no evidence

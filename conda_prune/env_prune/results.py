@@ -9,12 +9,12 @@ from ..appscan import (
     ScanProblem,
     Use,
 )
-from ..graph import DependencyGraph
 from ..environment import (
-    Freed, name_matches,
+    Freed,
+    name_matches,
 )
-from ..why import RootSet
-
+from ..graph import DependencyGraph
+from ..roots import RootSet
 
 USED = "used"  # direct evidence in the application
 

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.text import Text
 
 from ..cache_prune import IN_USE, TARBALL, CachePlan, Decision, PruneResult
-from .words import human_bytes
 from .layout import Column, print_line, print_records, print_text
+from .words import human_bytes
 
 
 def _version_build(d: Decision) -> str:

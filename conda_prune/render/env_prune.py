@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from .words import command_name, human_bytes
 from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
 from .layout import Column, print_records, print_text
+from .words import command_name, human_bytes
 
 _STATUS_STYLE = {USED: "green", NEEDED: "cyan", KEPT: "blue", UNUSED: "yellow"}
 #: evidence sites shown per package (all of them with -vv)

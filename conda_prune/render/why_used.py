@@ -12,24 +12,21 @@ from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
-from .words import human_bytes
+from ..environment import DiskUsage
 from ..graph import CONSTRAINS, DependencyGraph
-from .layout import print_line, print_text, print_trimmed, wrap_units, wrap_words
+from ..roots import PINNED, PIP_REQUESTED, REQUESTED, Root
 from ..why import (
-    PIP_REQUESTED,
-    PINNED,
-    REQUESTED,
     DependencyPath,
-    DiskUsage,
     EnvironmentUse,
     Explanation,
     ImportSite,
     Link,
     NotFound,
     Package,
-    Root,
     WhyUsedReport,
 )
+from .layout import print_line, print_text, print_trimmed, wrap_units, wrap_words
+from .words import human_bytes
 
 #: Packages listed per node of the tree (and per line of the summary) unless --all-paths.
 FAN = 8
