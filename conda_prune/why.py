@@ -24,14 +24,11 @@ Everything here only reads. Nothing is written into the environment, and broken 
 
 from __future__ import annotations
 
-import ast
-import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .appscan.walk import MAX_BYTES
 from .environment import (
     DiskUsage,
     disk_usage,
@@ -45,7 +42,6 @@ from .graph import CONSTRAINS, DependencyGraph, Edge, Node
 from .records import CondaRecord, Problem, read_environment
 from .requested_files import RequestedFile
 from .roots import Root, RootSet, find_roots
-from .safeio import read_bytes
 
 #: Dependency paths shown per package unless every path is asked for.
 SHOWN_PATHS = 8
@@ -199,7 +195,6 @@ class WhyUsedReport:
 
 
 
-_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
 
 
 
@@ -218,83 +213,26 @@ def providers_of(site: ImportSite, providers: dict[str, set[str]]) -> set[str]:
     return found
 
 
-def _imports_in(tree: ast.AST) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-    """Absolute imports anywhere in a module, function-local ones included."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, f"import {alias.name}", (alias.name,)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [a.name for a in node.names if a.name != "*"]
-            statement = f"from {node.module} import {', '.join(a.name for a in node.names)}"
-            yield node.lineno, statement, (*(f"{node.module}.{n}" for n in names), node.module)
-
-
-def _notebook_cells(text: str) -> Iterator[tuple[int, str]]:
-    """Code cells of a notebook, with IPython magics and shell escapes blanked out (line
-    numbers stay those of the cell)."""
-    data = json.loads(text)
-    for number, cell in enumerate(data.get("cells", ()) if isinstance(data, dict) else (), start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        if source.lstrip().startswith("%%"):
-            continue  # a cell magic: the body is not Python
-        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-        yield number, "\n".join(lines)
-
-
-def _app_files(paths: Iterable[Path]) -> Iterator[Path]:
-    for path in paths:
-        if not path.is_dir():
-            yield path  # a file (or a FIFO, a device: the reader names it)
-            continue
-        for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-            for name in sorted(files):
-                if name.endswith((".py", ".ipynb")):
-                    yield Path(folder) / name
-
-
 def find_import_sites(paths: Sequence[Path]) -> tuple[list[ImportSite], list[Problem]]:
-    """Import statements in the Python files and notebooks at ``paths`` (files or folders).
-
+    """Import statements in the application at ``paths`` (files or folders), read by the same
+    scanner as ``conda prune --app`` (:func:`conda_prune.appscan.scan_app`): Python files,
+    notebooks (magics included), function-local imports and ``import_module`` of a literal name.
     Relative imports are left out: they load the application's own modules."""
+    from .appscan import MODULE, TYPING, scan_app
+
+    scan = scan_app(paths, check_syntax=True)
     sites: list[ImportSite] = []
-    problems: list[Problem] = []
-    for file in _app_files(paths):
-        shown = os.path.normpath(file)
-        try:
-            raw = read_bytes(file, limit=MAX_BYTES)  # a regular file, bounded: a FIFO never hangs this
-        except OSError as exc:
-            problems.append(Problem(file, f"cannot be read ({exc.strerror}); its imports were not read"))
+    for use in scan.uses:
+        if use.kind not in (MODULE, TYPING):
             continue
-        if file.suffix == ".ipynb":
-            try:
-                cells = list(_notebook_cells(raw.decode("utf-8", errors="replace")))
-            except (ValueError, RecursionError, MemoryError):
-                problems.append(Problem(file, "is not a valid notebook (JSON, or nested too deep); its imports were not read"))
-                continue
-            for cell, source in cells:
-                try:
-                    tree = ast.parse(source)
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    continue  # a cell that is not plain Python; the other cells still count
-                for line, statement, modules in _imports_in(tree):
-                    sites.append(ImportSite(shown, line, statement, modules, cell))
-            continue
-        try:
-            tree = ast.parse(raw, filename=shown)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            if isinstance(exc, (RecursionError, MemoryError)):
-                where = " (nested too deep to parse)"
-            problems.append(Problem(file, f"is not valid Python{where}; its imports were not read"))
-            continue
-        for line, statement, modules in _imports_in(tree):
-            sites.append(ImportSite(shown, line, statement, modules))
+        path, cell = use.path, None
+        if "[cell " in path and path.endswith("]"):
+            path, _, number = path[:-1].partition("[cell ")
+            cell = int(number) if number.isdigit() else None
+        modules = (*(f"{use.name}.{n}" for n in use.subnames), use.name)
+        sites.append(ImportSite(os.path.normpath(path), use.line, use.describe(), modules, cell))
     sites.sort(key=lambda s: (s.path, s.cell or 0, s.line, s.statement))
+    problems = [Problem(Path(p.path), p.message) for p in scan.problems]
     return sites, problems
 
 

@@ -58,9 +58,10 @@ def _decode(raw: bytes) -> str:
 FileResult = tuple[list[Use], list[ScanProblem], set[str]]  # uses, problems, names
 
 
-def scan_file(file: AppFile) -> FileResult:
+def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
     """The uses in one file, by its kind, and the module-like names it mentions.
-    Never raises for bad content."""
+    Never raises for bad content. ``check_syntax``: a Python file the fast line reader read
+    whole is parsed too, so one that does not parse is reported (costs a parse per file)."""
     from . import walk
     from .python import named_strings, scan_cython, scan_notebook, scan_python, scan_python_snippet
     from .rlang import r_file_uses, rmarkdown_uses
@@ -103,7 +104,10 @@ def scan_file(file: AppFile) -> FileResult:
     problems: list[ScanProblem] = []
     names: set[str] = set()
     if kind in (walk.PYTHON, walk.CYTHON):
-        found, problems = (scan_python if kind == walk.PYTHON else scan_cython)(text, shown)
+        if kind == walk.PYTHON:
+            found, problems = scan_python(text, shown, check_syntax=check_syntax)
+        else:
+            found, problems = scan_cython(text, shown)
         uses += found
         names = named_strings(text)
     elif kind == walk.NOTEBOOK:
@@ -151,20 +155,20 @@ def _dotted_names(text: str) -> set[str]:
     return set(_DOTTED_NAME.findall(text))
 
 
-def _scan_packed(file: AppFile) -> list[Any]:
-    uses, problems, names = scan_file(file)
+def _scan_packed(file: AppFile, check_syntax: bool = False) -> list[Any]:
+    uses, problems, names = scan_file(file, check_syntax)
     return [*_cache.pack(file.shown, uses, problems), sorted(names)]
 
 
-def _scan_chunk(files: list[AppFile]) -> list[list[Any]]:
-    return [_scan_packed(f) for f in files]
+def _scan_chunk(files: list[AppFile], check_syntax: bool = False) -> list[list[Any]]:
+    return [_scan_packed(f, check_syntax) for f in files]
 
 
 #: below this many bytes to read, a second process costs more than it saves
 PARALLEL_BYTES = 8 * 1024 * 1024
 
 
-def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
+def _scan_files(files: list[AppFile], check_syntax: bool = False) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
     """Scan files: on the idle cores when there is much to read and ``fork`` is safe (Linux, no
     threads), giving packed results; otherwise in this process, giving uses."""
     size = sum(f.size for f in files)
@@ -186,11 +190,11 @@ def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | li
             pool = None
         if pool is not None:
             with pool:
-                for chunk, results in zip(chunks, pool.map(_scan_chunk, chunks)):
+                for chunk, results in zip(chunks, pool.map(_scan_chunk, chunks, [check_syntax] * len(chunks))):
                     yield from zip(chunk, results)
             return
     for file in files:
-        yield file, scan_file(file)
+        yield file, scan_file(file, check_syntax)
 
 
 def _idle_cores() -> int:
@@ -216,6 +220,7 @@ def scan_app(
     *,
     cache_dir: Path | None | object = _USE_CACHE,
     progress: Progress | None = None,
+    check_syntax: bool = False,
 ) -> AppScan:
     """Scan the application at ``paths`` (files or folders).
 
@@ -223,7 +228,8 @@ def scan_app(
     scan without a cache. A missing path becomes a :class:`ScanProblem` with doubt: callers that
     remove anything must refuse, and should check paths first to give a usage error."""
     roots = [Path(p) for p in paths]
-    directory = _cache.default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
+    # ``check_syntax`` reports what a cache written without it never recorded: scan afresh
+    directory = None if check_syntax else _cache.default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
     scan = AppScan(roots=tuple(roots))
     walks: list[tuple[Path, Walk]] = []
     module_names: set[str] = set()
@@ -267,7 +273,7 @@ def scan_app(
             else:
                 fresh.append(file)
         done += len(walk.files) - len(fresh)
-        for n, (file, result) in enumerate(_scan_files(fresh), start=1):
+        for n, (file, result) in enumerate(_scan_files(fresh, check_syntax), start=1):
             if isinstance(result, tuple):  # scanned here
                 uses, problems, found = result
                 packed = [*_cache.pack(file.shown, uses, problems), sorted(found)]
