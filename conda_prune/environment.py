@@ -141,7 +141,7 @@ def module_owners(modules: dict[str, set[str]], name: str, subnames: Sequence[st
 
 def distribution_names(env: EnvironmentData) -> dict[str, str]:
     """Normalized names of the Python distributions (pip's and conda's dist-infos) -> graph keys."""
-    record_names = {r.dist: r.name for r in env.records}
+    record_names = env.name_of_dist
     return {dist.normalized_name: owner_key(dist, record_names) for dist in env.pip}
 
 

@@ -120,7 +120,7 @@ class DependencyGraph:
             conda_by_name[rec.name] = key
         # which node provides each pip name
         provider: dict[str, str] = {}
-        name_of_dist = {r.dist: r.name for r in env.records}
+        name_of_dist = env.name_of_dist
         for dist in env.pip:
             owner = name_of_dist.get(dist.conda_owner or "")
             if owner is not None:

@@ -52,7 +52,7 @@ def _blocks(text: str) -> list[list[str]]:
 
 @dataclass
 class RequestedSpecs:
-    """Requested specs by package name, and whether a history existed at all.
+    """Requested specs by package name.
 
     ``lockfile_specs``: the specs of commands that installed from a lockfile or an explicit
     list, by name; they are not in ``specs``. ``lockfile`` is true when the history holds such
@@ -60,13 +60,9 @@ class RequestedSpecs:
 
     specs: dict[str, str] = field(default_factory=dict)
     pinned: dict[str, str] = field(default_factory=dict)
-    has_history: bool = False
     lockfile: bool = False
     lockfile_specs: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-
-    def names(self) -> set[str]:
-        return set(self.specs) | set(self.pinned)
 
 
 def _parse_specs(text: str | None) -> list[str]:
@@ -172,7 +168,6 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
         for kind in ("update", "neutered"):
             for spec in actions.get(kind, ()):
                 spec_map[spec_name(spec)] = spec
-    result.has_history = bool(spec_map) or result.lockfile or "specs:" in text
     try:
         pinned = (prefix / "conda-meta" / "pinned").read_text(encoding="utf-8", errors="replace")
     except OSError:

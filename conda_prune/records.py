@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from .safeio import RECORD_LIMIT, TEXT_LIMIT, open_dir_nofollow, read_bytes
@@ -106,6 +107,11 @@ class EnvironmentData:
     problems: list[Problem] = field(default_factory=list)
     # dists whose conda-meta file exists but could not be read: what they reference is unknown
     unreadable: list[str] = field(default_factory=list)
+
+    @cached_property
+    def name_of_dist(self) -> dict[str, str]:
+        """``name-version-build`` -> package name, for every record (read once it is complete)."""
+        return {r.dist: r.name for r in self.records}
 
 
 def normalize_pip_name(name: str) -> str:

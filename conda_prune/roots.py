@@ -201,7 +201,7 @@ def _file_roots(file: RequestedFile, graph: DependencyGraph, env: EnvironmentDat
     falls back to the other kind, and a pip name to the conda package that installed a Python
     distribution of that name (a pyproject.toml's ``torch`` is conda's ``pytorch``)."""
     origin = file.path.name
-    record_names = {r.dist: r.name for r in env.records}
+    record_names = env.name_of_dist
     carried = {
         d.normalized_name: f"conda:{record_names[d.conda_owner]}"
         for d in env.pip

@@ -19,12 +19,3 @@ def spec_name(spec: str) -> str:
     match = _NAME_END.search(spec)
     name = spec[: match.start()] if match else spec
     return name.strip().lower()
-
-
-def spec_constraint(spec: str) -> str:
-    """What follows the name: ``numpy >=1.22`` -> ``>=1.22`` (empty for a bare name)."""
-    spec = spec.strip()
-    if "::" in spec:
-        spec = spec.rsplit("::", 1)[1]
-    match = _NAME_END.search(spec)
-    return spec[match.start():].strip() if match else ""

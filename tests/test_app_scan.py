@@ -395,3 +395,19 @@ def test_a_file_over_the_read_limit_is_a_doubt(tmp_path: Path, monkeypatch) -> N
     result = scan_app([root], cache_dir=None)
     assert [Path(p.path).name for p in result.doubts] == ["big.py"]
     assert "read limit" in result.doubts[0].message
+
+
+@pytest.mark.parametrize("source", [
+    'import subprocess\nsubprocess.run(["git", "status"])\nrun("make all")\n',
+    'def run(cmd):\n    pass\n\nrun("make all")\n',  # not subprocess: neither reader counts it
+    'import os\nos.system("curl -s x")\nos.execvp("rsync", ["rsync"])\n',
+    'import ctypes\nctypes.CDLL("libfoo.so")\nwhich("bar")\n',
+    'from importlib import import_module\nimport_module("yaml")\n',
+])
+def test_the_tree_reader_and_the_line_reader_agree_on_call_sites(source: str) -> None:
+    import ast
+
+    def calls(uses):  # type: ignore[no-untyped-def]
+        return sorted((u.kind, u.name, u.line) for u in uses if u.how not in ("import", "from"))
+
+    assert calls(read_tree(ast.parse(source), "x.py")) == calls(read_lines(source, "x.py"))

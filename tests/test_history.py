@@ -53,7 +53,7 @@ def test_an_exact_spec_names_one_build_or_a_url(spec, exact):
 
 def test_a_lockfile_install_is_no_request(tmp_path):
     specs = read_requested_specs(history(tmp_path, LOCK), INSTALLED[:3])
-    assert specs.lockfile and specs.has_history
+    assert specs.lockfile and specs.lockfile_specs
     assert specs.specs == {}
     assert set(specs.lockfile_specs) == {"numpy", "python", "tzdata"}
 

@@ -21,7 +21,6 @@ from ..safeio import open_regular, read_fd
 from . import cache as _cache
 from .python import locate
 from .types import (
-    COUNTING,
     DYNAMIC,
     EXECUTABLE,
     KERNEL,
@@ -37,7 +36,7 @@ from .types import (
 from .walk import AppFile, Walk, walk_root
 
 __all__ = [
-    "COUNTING", "DYNAMIC", "EXECUTABLE", "KERNEL", "LIBRARY", "MODULE", "NAMED", "R_PACKAGE", "TYPING",
+    "DYNAMIC", "EXECUTABLE", "KERNEL", "LIBRARY", "MODULE", "NAMED", "R_PACKAGE", "TYPING",
     "AppScan", "ScanProblem", "Use", "locate", "scan_app", "scan_file",
 ]
 

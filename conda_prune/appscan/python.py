@@ -141,10 +141,14 @@ def _argv(node: ast.AST) -> list[str] | None:
 
 
 class _TreeReader:
-    def __init__(self, path: str, first_line: int = 1) -> None:
+    """``calls``: the call names that count (as the line reader decides them, see
+    :func:`call_names`); None: every call (a fragment the line reader already chose)."""
+
+    def __init__(self, path: str, first_line: int = 1, calls: frozenset[str] | None = None) -> None:
         self.path = path
         self.offset = first_line - 1
         self.uses: list[Use] = []
+        self.calls = calls
 
     def use(self, kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
             subnames: tuple[str, ...] = ()) -> None:
@@ -199,6 +203,8 @@ class _TreeReader:
     def _call(self, node: ast.Call, optional: bool) -> None:
         func = _dotted(node.func)
         last = func.split(".")[-1] if func else ""
+        if self.calls is not None and not last.startswith(tuple(self.calls)):
+            return  # the line reader would not look at this call either
         first = node.args[0] if node.args else None
         if last in ("import_module", "__import__") or last in _OPTIONAL_IMPORTERS:
             name = _string(first)
@@ -249,7 +255,25 @@ class _TreeReader:
 
 
 def read_tree(tree: ast.AST, path: str, first_line: int = 1) -> list[Use]:
-    return _TreeReader(path, first_line).read(tree)
+    """Uses in a parsed module. Call sites count by the same rule as in the line reader: the
+    names of :func:`call_names` for the modules the file imports, so both readers agree."""
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.name.split(".", 1)[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".", 1)[0])
+    return _TreeReader(path, first_line, call_names(modules)).read(tree)
+
+
+def call_names(modules: set[str], text: str | None = None) -> frozenset[str]:
+    """The call names (prefixes: ``exec`` covers ``execvp``) worth reading in a file importing
+    ``modules``: those of ``_CALLS_BY_MODULE`` for them, and ``_ALWAYS_CALLS`` (present in
+    ``text``, when given)."""
+    names = {n for n in _ALWAYS_CALLS if text is None or n in text}
+    for module in modules & _CALLS_BY_MODULE.keys():
+        names.update(_CALLS_BY_MODULE[module])
+    return frozenset(names)
 
 
 # -- the line reader ---------------------------------------------------------------------------
@@ -468,9 +492,7 @@ def _call_sites(text: str, names: set[str]) -> list[int]:
 
 def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: Callable[[int], bool]) -> list[Use]:
     """Uses in the call sites that run programs or import by name (see ``_CALLS_BY_MODULE``)."""
-    names = {n for n in _ALWAYS_CALLS if n in text}
-    for module in modules & _CALLS_BY_MODULE.keys():
-        names.update(_CALLS_BY_MODULE[module])
+    names = set(call_names(modules, text))
     if not names:
         return []
     uses: list[Use] = []

@@ -75,7 +75,8 @@ _SHELL_KEYWORDS = frozenset({
     "select", "coproc",
 })
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish"})
-_PYTHON = re.compile(r"^(?:python|pythonw|pypy)(?:\d+(?:\.\d+)?t?)?(?:\.exe)?$")
+#: a Python interpreter as a program name (``python3.11``, ``pythonw``, ``pypy3``)
+PYTHON_PROGRAM = _PYTHON = re.compile(r"^(?:python|pythonw|pypy)(?:\d+(?:\.\d+)?t?)?(?:\.exe)?$")
 _PY_VALUE_OPTS = frozenset({"-W", "-X", "-Q"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?\+?=")
 _SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "|&", ";&", ";;&", "\n"})

@@ -16,8 +16,6 @@ NAMED = "named"  # a string that names a module (INSTALLED_APPS, engine="openpyx
 TYPING = "type-checking"  # an import under ``if TYPE_CHECKING:``: not a use at run time
 DYNAMIC = "dynamic"  # import_module(<expression>): a use whose target cannot be known
 
-#: kinds that count as evidence that a package is used
-COUNTING = frozenset({MODULE, EXECUTABLE, R_PACKAGE, KERNEL, LIBRARY, NAMED})
 
 
 @dataclass(frozen=True)

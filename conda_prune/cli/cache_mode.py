@@ -19,7 +19,8 @@ from .output import Output
 
 
 def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
-    from ..cache_prune import execute_plan, plan_cache_prune
+    from ..cache_plan import plan_cache_prune
+    from ..removal import execute_plan
     from ..render.cache_report import plan_json, render_plan, render_result
 
     for flag in ("keep", "export", "with_cache"):

@@ -27,8 +27,8 @@ from .options import RunOptions, target_prefix
 from .output import Output
 
 if TYPE_CHECKING:
-    from ..cache_prune import PruneResult
     from ..env_prune import EnvPruneReport
+    from ..removal import PruneResult
 
 #: problems listed one per line before the rest are summed up (all of them with -v)
 SHOWN_PROBLEMS = 10

@@ -49,7 +49,7 @@ from .results import (
 )
 
 __all__ = [
-    "KEPT", "NEEDED", "UNUSED", "UNUSED_REASON", "USED", "EnvPrunePlan", "EnvPruneReport", "Evidence", "MissingModule",
+    "KEPT", "NEEDED", "UNUSED", "UNUSED_REASON", "USED", "EnvPrunePlan", "Status", "EnvPruneReport", "Evidence", "MissingModule",
     "Unsatisfied", "Verdict", "check_removal", "collect_evidence", "keep_patterns_unmatched", "lean_environment",
     "plan_env_prune", "unsatisfied",
 ]

@@ -21,6 +21,7 @@ from ..appscan import (
     AppScan,
     Use,
 )
+from ..appscan.shell import PYTHON_PROGRAM
 from ..environment import (
     Providers,
     distribution_names,
@@ -50,7 +51,6 @@ _KNOWN_CONSUMERS = {
 }
 
 
-_PYTHON_EXECUTABLE = re.compile(r"^(?:python|pythonw)(?:\d+(?:\.\d+)?t?)?$")
 
 
 @dataclass
@@ -101,7 +101,7 @@ def collect_evidence(
             dynamic.append(use)
         elif use.kind == EXECUTABLE:
             owners = providers.executables.get(use.name, set())
-            if not owners and _PYTHON_EXECUTABLE.match(use.name) and "conda:python" in graph.nodes:
+            if not owners and PYTHON_PROGRAM.match(use.name) and not use.name.startswith("pypy") and "conda:python" in graph.nodes:
                 owners = {"conda:python"}
             evidence.add(owners & graph.nodes.keys(), Evidence(EXECUTABLE, use.describe(), use.location), use.optional)
         elif use.kind == R_PACKAGE:
@@ -183,7 +183,7 @@ class _Plugin:
 
 
 def plugins_of(env: EnvironmentData, providers: Providers, graph: DependencyGraph) -> list[_Plugin]:
-    record_names = {r.dist: r.name for r in env.records}
+    record_names = env.name_of_dist
     plugins: list[_Plugin] = []
     for dist in env.pip:
         key = owner_key(dist, record_names)

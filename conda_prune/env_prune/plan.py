@@ -128,7 +128,7 @@ def _optional_dependents(graph: DependencyGraph, env: EnvironmentData, needed: s
     except ImportError:  # pragma: no cover - packaging ships with conda and pip
         return cautions
     markers = marker_environment(env)
-    record_names = {r.dist: r.name for r in env.records}
+    record_names = env.name_of_dist
     for dist in env.pip:
         parent_key = owner_key(dist, record_names)
         if parent_key not in needed:

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
-from ..appscan import (
-    ScanProblem,
-    Use,
-)
-from ..environment import (
-    Freed,
-    name_matches,
-)
+from ..appscan import ScanProblem, Use
+from ..environment import Freed, name_matches
 from ..graph import DependencyGraph
 from ..roots import RootSet
 
-USED = "used"  # direct evidence in the application
+
+class Status(str, Enum):
+    """A package's verdict: stable codes, the same in ``--json`` and in the text view."""
+
+    USED = "used"  # direct evidence in the application
+    NEEDED = "needed"  # a dependency of something used or kept
+    KEPT = "kept"  # an always-keep rule
+    UNUSED = "unused"
+
+    def __str__(self) -> str:
+        return self.value
 
 
-NEEDED = "needed"  # a dependency of something used or kept
-
-
-KEPT = "kept"  # an always-keep rule
-
-
-UNUSED = "unused"
+USED, NEEDED, KEPT, UNUSED = Status.USED, Status.NEEDED, Status.KEPT, Status.UNUSED
 
 
 UNUSED_REASON = "no import, no executable use, not needed by any used package"

@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..cache_prune import IN_USE, TARBALL, CachePlan, Decision, PruneResult
+from ..cache_plan import IN_USE, KEEP, REMOVE, TARBALL, CachePlan, Decision
+from ..removal import PruneResult
 from .layout import Column, print_line, print_records, print_text
 from .words import human_bytes
 
@@ -41,9 +42,9 @@ def tarball_only(d: Decision) -> bool:
 
 def cache_counts(decisions: list[Decision]) -> str:
     """What happens to one cache's entries, folders and tarballs told apart."""
-    whole = [d for d in decisions if d.action == "remove" and d.paths and not tarball_only(d)]
+    whole = [d for d in decisions if d.action == REMOVE and d.paths and not tarball_only(d)]
     in_use = [d for d in decisions if d.code == IN_USE or (tarball_only(d) and d.users)]
-    kept = [d for d in decisions if (d.action == "keep" and d.code != IN_USE) or (tarball_only(d) and not d.users)]
+    kept = [d for d in decisions if (d.action == KEEP and d.code != IN_USE) or (tarball_only(d) and not d.users)]
 
     def tarballs_of(group: list[Decision]) -> str:
         n = sum(1 for d in group if tarball_only(d) and d.paths)
@@ -92,9 +93,9 @@ def render_plan(plan: CachePlan, console: Console, *, verbose: int = 0, dry_run:
                 print_line(console, Text(f"{cache.path}: does not exist", style="dim"))
             continue
         mine = [d for d in plan.decisions if d.entry.cache == cache.path]
-        removals = [d for d in mine if d.action == "remove" and d.paths]
-        in_use = [d for d in mine if d.code == "in-use"]
-        kept = [d for d in mine if d.action == "keep" and d.code != "in-use"]
+        removals = [d for d in mine if d.action == REMOVE and d.paths]
+        in_use = [d for d in mine if d.code == IN_USE]
+        kept = [d for d in mine if d.action == KEEP and d.code != IN_USE]
         title = Text(str(cache.path), style="bold")
         if cache.real != cache.path:
             title.append(f" (-> {cache.real})", style="bold")
