@@ -62,7 +62,8 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
     Never raises for bad content. ``check_syntax``: a Python file the fast line reader read
     whole is parsed too, so one that does not parse is reported (costs a parse per file)."""
     from . import walk
-    from .python import named_strings, scan_cython, scan_notebook, scan_python, scan_python_snippet
+    from .notebook import scan_notebook
+    from .python import named_strings, scan_cython, scan_python, scan_python_snippet
     from .rlang import r_file_uses, rmarkdown_uses
     from .shell import (
         config_uses,
