@@ -187,3 +187,27 @@ def test_names_with_terminal_escapes_and_markup_are_shown_not_sent(inst: Install
         assert "\x1b" not in out + err and "\x07" not in out + err
         assert "\\x1b" in out and "[bold]" in out and "\\x1b" in err and "[/x]" in err
     assert not os.path.lexists(inst.pkgs / hostile)
+
+
+def test_an_app_naming_markup_and_escapes_in_a_computed_import_is_reported_not_crashed(inst: Installation,
+                                                                                        monkeypatch, capsys) -> None:
+    from conda_prune.cli.standalone import main
+
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("numpy", "1.26.4", "py311h0", depends=["python"], python_modules=["numpy"], size=3_000)
+    prefix = inst.create_env("demo", ["python", "numpy"], link="copy")
+    app = inst.root / "app"
+    app.mkdir()
+    (app / "main.py").write_text('import importlib\nname = "x"\nimportlib.import_module("[/x]" + name)\n'
+                                 'importlib.import_module("\\x1b]0;owned\\x07" + name)\n')
+    for key in [k for k in os.environ if k.startswith(("CONDA", "MAMBA"))]:
+        monkeypatch.delenv(key)
+    for key, value in inst.environ(XDG_CACHE_HOME=str(inst.root / "xdg")).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "200")
+    for flags in ([], ["-v"], ["--json"]):
+        code = main(["prune", "-p", str(prefix), "--app", str(app), "--dry-run", *flags])
+        out, err = capsys.readouterr()
+        assert code in (0, 3), err
+        assert "Traceback" not in err and "\x1b" not in out + err and "\x07" not in out + err
+        assert "[/x]" in out + err

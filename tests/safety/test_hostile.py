@@ -90,6 +90,8 @@ class Case:
     says: tuple[str, ...] = ("root", "user")  # who gets the message (root reads what users may not)
     remedy: bool = True  # False: the message explains why something is left alone; nothing to do
     extra: Callable[[Ctx], list[str]] | None = None  # more checks after the runs; problems found
+    args: tuple[str, ...] = ()  # options of both runs
+    printed: Callable[[str], list[str]] | None = None  # checks of everything both runs printed
 
     def expected(self, who: User) -> tuple[int, bool]:
         return self.code[who.label], self.spare_removed[who.label]
@@ -260,6 +262,41 @@ def _foreign_kept(ctx: Ctx) -> list[str]:
     return [] if kept else ["the item someone else put in the trash was deleted"]
 
 
+def _foreign_registry(ctx: Ctx, line: str) -> None:
+    """Another user's environments.txt (root reads every user's), holding ``line``."""
+    _registry_lines(ctx, line)
+    os.chown(ctx.registry(), 65534, 65534)
+
+
+def _hostile_names(ctx: Ctx) -> None:
+    """An entry named with terminal escapes (an OSC 52 clipboard write, a cleared screen) and
+    rich markup, and a record whose name holds the same."""
+    name = "evil\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J[bold]-1.0-0"
+    shutil.copytree(ctx.pkgs / "spare-1.0-0", ctx.pkgs / name, symlinks=True)
+    (ctx.envs / "e" / "conda-meta" / "x\x1b[2J[red]-1-0.json").write_text("{")
+
+
+def _shown_not_sent(printed: str) -> list[str]:
+    problems = [f"a raw control character was printed: {c!r}" for c in ("\x1b", "\x07") if c in printed]
+    if "\\x1b" not in printed or "[bold]" not in printed:
+        problems.append("the hostile name was not shown escaped")
+    return problems
+
+
+def _tarball_of_other_user(ctx: Ctx) -> None:
+    tarball = ctx.pkgs / "used-1.0-0.conda"
+    if not tarball.exists():
+        shutil.copy2(ctx.inst.packages["used-1.0-0"].path, tarball)  # type: ignore[attr-defined]
+
+
+def _tarball_owner(ctx: Ctx) -> None:
+    os.lchown(ctx.pkgs / "used-1.0-0.conda", 65534, 65534)
+
+
+def _tarball_kept(ctx: Ctx) -> list[str]:
+    return [] if (ctx.pkgs / "used-1.0-0.conda").exists() else ["another user's tarball was deleted"]
+
+
 def _symlink_kept(ctx: Ctx) -> list[str]:
     return [] if (ctx.pkgs / "ext-1.0-0").is_symlink() else ["the symlinked entry was removed"]
 
@@ -357,6 +394,17 @@ CASES = [
     Case("foreign-trash-item", "an entry someone else moved into the trash by hand",
          _foreign_trash_item, both(0), both(True), lambda c: str(c.pkgs / TRASH_DIR / "theirs-1.0-0~1-1"),
          extra=_foreign_kept),
+    Case("registry-through-proc", "another user's `environments.txt` listing a path through `/proc/self/root`",
+         lambda c: _foreign_registry(c, f"/proc/self/root{c.envs / 's'}"), both(0), both(True),
+         lambda c: str(c.registry()), who=("root",)),
+    Case("registry-foreign-target", "another user's `environments.txt` listing an environment that user does not own",
+         lambda c: _foreign_registry(c, str(c.envs / "s")), both(0), both(True),
+         lambda c: str(c.registry()), who=("root",)),
+    Case("tarball-other-owner", "`--tarballs` with a tarball of an entry in use owned by another user",
+         _tarball_of_other_user, both(0), both(True), None, perms=_tarball_owner, who=("root",),
+         args=("--tarballs",), extra=_tarball_kept),
+    Case("hostile-names", "an entry and a record named with terminal escapes and rich markup",
+         _hostile_names, both(0), both(True), None, printed=_shown_not_sent),
     Case("leftover-symlink", "a symlink to a folder outside planted in the trash",
          _leftover_symlink, both(0), both(True), None),
 ]
@@ -425,12 +473,12 @@ def test_hostile_input(request, workdir: Path, case: Case, who_name: str, fronte
     before_all, before_outside = _snapshots(ctx)
     code, spare_gone = case.expected(who)
 
-    dry = _run(ctx, "--dry-run")
+    dry = _run(ctx, "--dry-run", *case.args)
     assert dry.code == (3 if code == 3 else 0), dry.err  # a dry run exits 3 where the real run refuses
     assert_clean_stderr(dry.err)
     assert not diff_snapshots(before_all, _snapshots(ctx)[0]), "the dry run changed something"
 
-    real = _run(ctx, "--yes")
+    real = _run(ctx, "--yes", *case.args)
     assert_clean_stderr(real.err)
     assert real.code == code, real.err + real.out
     message = _message(case, ctx, real.out, real.err) if who.label in case.says else ""
@@ -465,6 +513,8 @@ def test_hostile_input(request, workdir: Path, case: Case, who_name: str, fronte
         problems.append(f"spare-1.0-0 {'still there' if spare_gone else 'removed'}")
     if case.extra:
         problems += case.extra(ctx)
+    if case.printed:
+        problems += case.printed(dry.out + dry.err + real.out + real.err)
     kept = "removed" if spare_gone else "kept"
     verb = "says" if case.remedy else "explains"
     record(request, case.title + (" (through conda)" if frontend == "conda" else ""), 1,
