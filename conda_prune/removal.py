@@ -70,7 +70,16 @@ from .caches import (
 from .envs import discover
 from .locations import Locations
 from .records import LINK_COPY
-from .safeio import SMALL_LIMIT, read_bytes
+from .safeio import SMALL_LIMIT, open_regular, read_bytes
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no installer there locks with flock
+    fcntl = None  # type: ignore[assignment]
+
+#: rattler's package-cache lock (pixi, rattler-build, py-rattler): held while they validate,
+#: extract and link from the cache; entries also have a ``<dist>.lock`` beside them
+CACHE_LOCK = ".cache.lock"
 
 FD_SAFE = (
     {os.open, os.stat, os.unlink, os.rmdir, os.rename, os.mkdir} <= os.supports_dir_fd
@@ -163,6 +172,7 @@ class Trash:
         self._cache_fd: int | None = None
         self._top_fd: int | None = None
         self._own_fd: int | None = None
+        self._locks: dict[str, int] = {}  # lock file name -> the descriptor holding its flock
         if not FD_SAFE:
             mode = os.lstat(cache_real).st_mode
             if mode & _OTHERS_WRITE:
@@ -226,6 +236,37 @@ class Trash:
         except FileNotFoundError:
             return False
         return True
+
+    # -- other installers' locks ----------------------------------------------------------------
+
+    def lock(self, name: str) -> str | None:
+        """Take the installer lock file ``name`` in the cache (rattler's ``.cache.lock`` or an
+        entry's ``<dist>.lock``: ``flock``, exclusive) without waiting, and hold it until
+        :meth:`release`. None when taken or when there is no such file; else why not."""
+        if name in self._locks or fcntl is None:
+            return None
+        try:
+            fd = open_regular(name, limit=1 << 20, follow=False, dir_fd=self._cache())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"its lock file {name} cannot be used ({exc.strerror}); left in place"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return f"in use by another installer right now ({name} is locked); left in place, rerun later"
+            return f"its lock file {name} cannot be locked ({exc.strerror}); left in place"
+        self._locks[name] = fd
+        return None
+
+    def release(self, name: str | None = None) -> None:
+        """Let go of one lock (or of all)."""
+        for key in [name] if name is not None else list(self._locks):
+            fd = self._locks.pop(key, None) if key is not None else None
+            if fd is not None:
+                os.close(fd)
 
     # -- the three moves ---------------------------------------------------------------------
 
@@ -308,6 +349,7 @@ class Trash:
 
     def close(self) -> None:
         """Close the descriptors; our trash folder, and the top one, go when empty."""
+        self.release()
         for fd, name, parent in ((self._own_fd, self.own_name, self._top_fd), (self._top_fd, TRASH_DIR, self._cache_fd)):
             if fd is None or parent is None:
                 continue
@@ -389,6 +431,10 @@ def execute_plan(
     return result
 
 
+def entry_lock(d: Decision) -> str:
+    return f"{d.entry.dist}.lock"
+
+
 def _failure(exc: OSError, what: str) -> str:
     return f"{exc.strerror or exc}: {exc.filename or what}"
 
@@ -405,6 +451,11 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
         done: list[tuple[str, str]] = []
         try:
             trash = trash_of(cache)
+            # another installer (pixi, rattler-build) using this cache, or this entry, right now
+            busy = trash.lock(CACHE_LOCK) or trash.lock(entry_lock(d))
+            if busy:
+                result.restored.append((d, busy))
+                continue
             for path in sorted(d.paths, key=lambda p: p.is_dir()):  # tarballs first
                 done.append((path.name, trash.move_in(path.name, d.entry.identity.get(path.name))))
         except OSError as exc:
@@ -434,6 +485,17 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
                 why = grew or f"an environment started using it during the prune ({fresh[0].prefix})"
                 result.restored.append((d, why))
                 moved.remove((d, trash, done))
+        for d, trash, done in moved:
+            # the entry's lock file goes with its folder (a tarball alone leaves the folder, and its lock)
+            if d.code != TARBALL and d.entry.folder is not None:
+                try:
+                    done.append((entry_lock(d), trash.move_in(entry_lock(d))))
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    pass  # a lock file we cannot move stays; rattler re-creates it anyway
+    for trash in {id(t): t for _, t, _ in moved}.values():
+        trash.release()  # deleting needs no lock: nothing links from the trash
 
     # 3. delete; a kill from here on leaves only trash that the next run finishes
     for d, trash, done in moved:

@@ -178,3 +178,57 @@ def test_only_our_own_trash_items_are_leftovers(tmp_path: Path) -> None:
     assert "left alone" in said["renamed-by-hand-1-0"] and "delete it" in said["renamed-by-hand-1-0"]
     assert "left alone" in said["moved-there-1-0~1-1"]
     assert "Run the prune as" in said["4242"]
+
+
+# -- other installers' locks (rattler: pixi, rattler-build, py-rattler) ----------------------------
+
+
+def _held(path: Path):  # type: ignore[no-untyped-def]
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _unused(inst):  # type: ignore[no-untyped-def]
+    inst.package("spare", size=2_000)
+    inst.package("other", size=2_000)
+    inst.extract_to_cache(inst.packages["spare-1.0-0"])
+    inst.extract_to_cache(inst.packages["other-1.0-0"])
+    (inst.pkgs / "spare-1.0-0.lock").write_bytes(b"\0" * 40)  # as rattler writes one beside each entry
+    return inst
+
+
+def test_a_held_cache_lock_keeps_every_entry_of_that_cache(inst) -> None:
+    from conda_prune.cache_prune import execute_plan, plan_cache_prune
+
+    _unused(inst)
+    plan = plan_cache_prune(inst.locations())
+    assert {d.entry.dist for d in plan.removals} >= {"spare-1.0-0", "other-1.0-0"}
+    fd = _held(inst.pkgs / ".cache.lock")
+    try:
+        result = execute_plan(plan, inst.locations())
+    finally:
+        os.close(fd)
+    assert not result.removed and (inst.pkgs / "spare-1.0-0").is_dir() and (inst.pkgs / "other-1.0-0").is_dir()
+    assert all("in use by another installer right now" in why for _, why in result.restored)
+    result = execute_plan(plan_cache_prune(inst.locations()), inst.locations())  # released: it goes
+    assert {d.entry.dist for d in result.removed} >= {"spare-1.0-0", "other-1.0-0"}
+
+
+def test_a_held_entry_lock_keeps_that_entry_and_an_entry_goes_with_its_lock_file(inst) -> None:
+    from conda_prune.cache_prune import execute_plan, plan_cache_prune
+
+    _unused(inst)
+    (inst.pkgs / ".cache.lock").write_bytes(b"")  # present, not held
+    fd = _held(inst.pkgs / "other-1.0-0.lock")
+    try:
+        result = execute_plan(plan_cache_prune(inst.locations()), inst.locations())
+    finally:
+        os.close(fd)
+    assert [d.entry.dist for d, _ in result.restored] == ["other-1.0-0"]
+    assert (inst.pkgs / "other-1.0-0" / "info" / "index.json").is_file()
+    assert "spare-1.0-0" in {d.entry.dist for d in result.removed}
+    assert not (inst.pkgs / "spare-1.0-0.lock").exists(), "the removed entry's lock file stayed behind"
+    assert (inst.pkgs / ".cache.lock").exists()  # the cache's own lock file is not ours to remove

@@ -17,6 +17,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,7 +31,7 @@ from conda_prune.caches import TRASH_DIR
 
 from .installs import many_files
 from .support import (
-    ME, RACE_TRIALS, SEED, env_fingerprint, incomplete_entries, popen, record, run, trash_items,
+    ME, RACE_TRIALS, SEED, User, chown_tree, env_fingerprint, incomplete_entries, popen, record, run, trash_items,
 )
 
 pytestmark = pytest.mark.safety
@@ -217,3 +218,49 @@ def test_environment_created_while_a_prune_runs(request, workdir: Path) -> None:
     record(request, "environment created while `prune --yes` runs (random moment)", RACE_TRIALS, happened)
     print(happened)
     assert not failures, "\n".join(failures)
+
+
+# -- another installer holding rattler's lock (pixi, rattler-build, py-rattler) ---------------------
+
+_HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("lock", [".cache.lock", "pkg00-1.0-0.lock"])
+def test_an_installer_holding_its_lock_keeps_what_it_locks(request, workdir: Path, who: User, lock: str) -> None:
+    """An installer (another process, as rattler's do) holds the lock of the whole cache or of one
+    entry while a real ``prune --yes`` runs: what it locks stays whole, the rest goes; once it
+    lets go, a rerun removes the rest and each removed entry's lock file with it."""
+    inst = race_installation(workdir / "inst", n=3, files=10)
+    for i in range(3):
+        (inst.pkgs / f"pkg{i:02d}-1.0-0.lock").write_bytes(b"\0" * 40)
+    (inst.pkgs / ".cache.lock").write_bytes(b"")
+    if who.uid != 0:
+        chown_tree(workdir, who)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(inst.pkgs / lock)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        during = run(inst, who, "--yes", timeout=120)
+    finally:
+        holder.communicate(b"", timeout=30)
+    assert during.code == 0, during.err
+    assert "in use by another installer right now" in during.out, during.out
+    problems = incomplete_entries(inst.pkgs)
+    kept = [f"pkg{i:02d}-1.0-0" for i in range(3)] if lock == ".cache.lock" else ["pkg00-1.0-0"]
+    problems += [f"{d} was removed while its lock was held" for d in kept if not (inst.pkgs / d).is_dir()]
+    if lock != ".cache.lock":
+        problems += [f"pkg0{i}-1.0-0 stayed" for i in (1, 2) if (inst.pkgs / f"pkg0{i}-1.0-0").exists()]
+    after = run(inst, who, "--yes", timeout=120)
+    problems += [] if after.code == 0 else [f"rerun exit {after.code}: {after.err[-300:]}"]
+    problems += [f"{d} stayed after the lock was let go" for d in kept if (inst.pkgs / d).exists()]
+    problems += [f"{p.name} stayed behind" for p in inst.pkgs.glob("pkg*.lock")]
+    record(request, f"an installer holding `{lock}` during `prune --yes`", 1,
+           "what it locks kept whole, the rest removed; after it lets go the rerun removes the rest and their "
+           "lock files; exit 0 both times", who.label)
+    assert not problems, problems
