@@ -16,7 +16,9 @@ calls it; nothing changes a decision afterwards. The rules, in order:
 4. An entry folder that is itself a symlink, a read-only cache, an entry owned by someone
    else: kept, with the reason.
 5. Measured: an entry that could not be read whole is kept; one with a file that has hardlinks
-   outside everything being removed is kept ("in use by an environment outside the scan").
+   outside everything being removed is kept ("in use by an environment outside the scan"); the
+   only copy of a package (it came from a local file or ``file://`` channel that is gone, or
+   nothing records where it came from) is kept unless ``--include-local``.
 6. Everything else goes, folder and tarballs: "used only by copy-installed environments", or
    "no environment uses it".
 
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from .caches import CacheEntry, PackageCache, TreeStats, scan_cache, tree_stats, user_name
+from .caches import CacheEntry, PackageCache, TreeStats, only_copy, scan_cache, tree_stats, user_name
 from .envs import Discovery, discover
 from .locations import Locations
 from .records import LINK_COPY, LINK_NAMES, Problem, read_conda_meta
@@ -58,6 +60,7 @@ class Reason(str, Enum):
     SYMLINKED_ENTRY = "entry-is-symlink"
     UNREADABLE = "unreadable"
     DOUBT = "unreadable-record"
+    ONLY_COPY = "only-copy"
 
     def __str__(self) -> str:
         return self.value
@@ -75,7 +78,7 @@ class Action(str, Enum):
 IN_USE, UNUSED, COPY_ONLY, TARBALL = Reason.IN_USE, Reason.UNUSED, Reason.COPY_ONLY, Reason.TARBALL
 KEEP_LIST, KEEP_LATEST, READ_ONLY, OTHER_OWNER = Reason.KEEP_LIST, Reason.KEEP_LATEST, Reason.READ_ONLY, Reason.OTHER_OWNER
 OUTSIDE_HARDLINK, OUTSIDE_SYMLINK = Reason.OUTSIDE_HARDLINK, Reason.OUTSIDE_SYMLINK
-SYMLINKED_ENTRY, UNREADABLE, DOUBT = Reason.SYMLINKED_ENTRY, Reason.UNREADABLE, Reason.DOUBT
+SYMLINKED_ENTRY, UNREADABLE, DOUBT, ONLY_COPY = Reason.SYMLINKED_ENTRY, Reason.UNREADABLE, Reason.DOUBT, Reason.ONLY_COPY
 REMOVE, KEEP = Action.REMOVE, Action.KEEP
 
 
@@ -332,8 +335,10 @@ class EntryFacts:
     latest: bool  # one of the newest builds kept by --keep-latest
     euid: int | None
     tarballs: bool  # --tarballs
+    include_local: bool = False  # --include-local
     stats: TreeStats | None = None  # measured (only for entries that would go)
     outside_link: str | None = None  # measured: a file with hardlinks outside everything removed
+    only_copy: str | None = None  # measured: why nothing can fetch the package again
 
 
 def judge(f: EntryFacts) -> Decision:
@@ -369,6 +374,9 @@ def judge(f: EntryFacts) -> Decision:
     if f.euid is not None and entry.owner_uid is not None and entry.owner_uid != f.euid:
         owner = user_name(entry.owner_uid)
         return Decision(entry, KEEP, OTHER_OWNER, f"owned by {owner}; run the prune as {owner} to remove it",
+                        evidence=str(entry.folder or entry.tarballs[0]), users=users)
+    if f.only_copy and not f.include_local:  # 5b. a package nothing can download again
+        return Decision(entry, KEEP, ONLY_COPY, f"{f.only_copy}; --include-local lets it go",
                         evidence=str(entry.folder or entry.tarballs[0]), users=users)
     if users:  # 6. goes
         envs = sorted({str(u.prefix) for u in users})
@@ -502,6 +510,7 @@ def plan_cache_prune(
     keep_latest: int = 0,
     tarballs: bool = False,
     ignore_unreachable: bool = False,
+    include_local: bool = False,
     progress: Progress = no_progress,
     extra_removed_prefix_records: Mapping[Path, Collection[str]] | None = None,
 ) -> CachePlan:
@@ -530,7 +539,7 @@ def plan_cache_prune(
             cache=cache, entry=entry, users=tuple(index.users(cache, entry)),
             symlink_evidence=symlinks.get((str(cache.real), entry.dist)),
             keep_match=next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None),
-            latest=id(entry) in latest, euid=euid, tarballs=tarballs,
+            latest=id(entry) in latest, euid=euid, tarballs=tarballs, include_local=include_local,
         )
         for cache in caches for entry in cache.entries.values()
     ]
@@ -540,7 +549,12 @@ def plan_cache_prune(
     going = [i for i, d in enumerate(first) if d.action == REMOVE]
     for n, i in enumerate(going):
         progress("measuring unused entries", n, len(going))
-        facts[i] = replace(facts[i], stats=merge_stats(first[i].paths))
+        source = None if first[i].code == TARBALL or include_local else only_copy(facts[i].cache, facts[i].entry)
+        measured = list(first[i].paths)
+        lock = facts[i].cache.real / f"{facts[i].entry.dist}.lock"  # an installer's lock file goes with its entry
+        if first[i].code != TARBALL and facts[i].entry.folder is not None and os.path.lexists(lock):
+            measured.append(lock)
+        facts[i] = replace(facts[i], stats=merge_stats(measured), only_copy=source)
     progress("measuring unused entries", len(going), len(going))
     also_gone = _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else {}
     while True:

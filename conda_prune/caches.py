@@ -12,6 +12,7 @@ package-extractor plugin is installed), ``urls.txt``, ``cache/`` (repodata), ``.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Problem, split_dist
+from .safeio import SMALL_LIMIT, TEXT_LIMIT, read_bytes
 
 TARBALL_SUFFIXES = (".conda", ".tar.bz2")
 TRASH_DIR = ".conda-prune-trash"
@@ -85,6 +87,52 @@ class PackageCache:
     read_only: str | None = None  # why nothing in it can be removed, if so
     leftovers: list[Path] = field(default_factory=list)  # what this user's interrupted prune left in its trash
     problems: list[Problem] = field(default_factory=list)
+    _urls: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def urls(self) -> dict[str, str]:
+        """``urls.txt``: package file name -> the URL the cache fetched it from."""
+        if self._urls is None:
+            self._urls = {}
+            try:
+                text = read_bytes(self.real / "urls.txt", limit=TEXT_LIMIT, follow=False).decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            for line in text.splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    self._urls[line.rsplit("/", 1)[-1]] = line
+        return self._urls
+
+
+def only_copy(cache: PackageCache, entry: CacheEntry) -> str | None:
+    """Why this entry is the only copy of its package (None: it can be fetched again).
+
+    Where it came from is the ``url`` of ``info/repodata_record.json`` (conda writes one into
+    every entry it extracts), else the line of ``urls.txt`` naming its tarball. A local path or a
+    ``file://`` URL that no longer exists, or no URL at all, means nothing can fetch it again."""
+    url = None
+    if entry.folder is not None and not entry.folder_is_symlink:
+        try:
+            record = json.loads(read_bytes(entry.folder / "info" / "repodata_record.json", limit=SMALL_LIMIT,
+                                           follow=False))
+            url = record.get("url") if isinstance(record, dict) and isinstance(record.get("url"), str) else None
+        except (OSError, ValueError, RecursionError):
+            url = None
+    if not url:
+        names = [t.name for t in entry.tarballs] or [f"{entry.dist}{suffix}" for suffix in TARBALL_SUFFIXES]
+        url = next((cache.urls()[n] for n in names if n in cache.urls()), None)
+    if not url:
+        return "its only copy: nothing records where it came from (no url in info/repodata_record.json or urls.txt)"
+    local = None
+    if url.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        local = unquote(urlparse(url).path)
+    elif "://" not in url:
+        local = url
+    if local is not None and not os.path.exists(local):
+        return f"its only copy: it came from {local}, which no longer exists"
+    return None
 
 
 def _read_only_reason(path: Path) -> str | None:

@@ -242,6 +242,7 @@ class Installation:
                 config=rattler.Config.from_toml(toml),
             )
         )
+        self.record_sources()
         if link == "symlink":
             self._convert_to_symlinks(prefix)
         if explicit:
@@ -308,6 +309,7 @@ class Installation:
         before = {d for d in installed}
         records = self._select([*installed, *specs])
         asyncio.run(rattler.install(records, prefix, cache_dir=self.pkgs, show_progress=False))
+        self.record_sources()
         added = [r for r in records if f"{r.name.normalized}-{r.version}-{r.build}" not in before]
         lines = [
             "==> 2023-11-15 09:00:00 <==",
@@ -407,7 +409,22 @@ class Installation:
             from rattler.package_streaming import extract
 
             extract(str(pkg.path), str(entry))
+        self.record_sources()
         return entry
+
+    def record_sources(self) -> None:
+        """What conda writes into every entry it extracts: ``info/repodata_record.json`` with the
+        ``url`` it came from (here the test channel). rattler's cache entries have none."""
+        for entry in self.pkgs.iterdir():
+            record = entry / "info" / "repodata_record.json"
+            pkg = self.packages.get(entry.name)
+            if pkg is None or record.exists() or not (entry / "info" / "index.json").is_file() or entry.is_symlink():
+                continue
+            sub = pkg.path.parent.name
+            index = json.loads((entry / "info" / "index.json").read_text())
+            data = dict(index, fn=pkg.path.name, url=f"{self.channel.as_uri()}/{sub}/{pkg.path.name}",
+                        channel=self.channel.as_uri())
+            record.write_text(json.dumps(data, indent=2, sort_keys=True))
 
     # -- configuration ----------------------------------------------------------------------
 

@@ -312,3 +312,26 @@ def test_what_if_plan_counts_entries_an_environment_prune_would_free(inst: Insta
     got = decisions(plan)
     assert got["dropme-1.0-0"] == ("remove", UNUSED) and got["keepme-1.0-0"] == ("keep", IN_USE)
     assert plan.freed_bytes >= 50_000  # the environment's hardlinks go too, so the blocks come back
+
+
+def test_the_only_copy_of_a_package_is_kept_unless_include_local(inst: Installation, monkeypatch, capsys) -> None:
+    from conda_prune.cache_plan import ONLY_COPY
+
+    for name in ("fetchable", "wiped", "nowhere"):
+        inst.package(name, size=5_000)
+        inst.extract_to_cache(inst.packages[f"{name}-1.0-0"])
+    record = inst.pkgs / "wiped-1.0-0" / "info" / "repodata_record.json"
+    data = json.loads(record.read_text())
+    data["url"] = f"file://{inst.root}/scratch/channel/linux-64/wiped-1.0-0.conda"  # a channel since wiped
+    record.write_text(json.dumps(data))
+    (inst.pkgs / "nowhere-1.0-0" / "info" / "repodata_record.json").unlink()  # no record of its source
+    verdicts = decisions(plan_cache_prune(inst.locations()))
+    assert verdicts["fetchable-1.0-0"] == ("remove", UNUSED)  # its channel is still there
+    assert verdicts["wiped-1.0-0"] == ("keep", ONLY_COPY) and verdicts["nowhere-1.0-0"] == ("keep", ONLY_COPY)
+    code, out, _ = run(inst, monkeypatch, capsys, "--dry-run")
+    assert f"it came from {inst.root}/scratch/channel/linux-64/wiped-1.0-0.conda, which no longer exists" in " ".join(out.split())
+    code, _, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0 and (inst.pkgs / "wiped-1.0-0").is_dir() and (inst.pkgs / "nowhere-1.0-0").is_dir()
+    assert not (inst.pkgs / "fetchable-1.0-0").exists()
+    code, _, _ = run(inst, monkeypatch, capsys, "--yes", "--include-local")
+    assert code == 0 and not (inst.pkgs / "wiped-1.0-0").exists() and not (inst.pkgs / "nowhere-1.0-0").exists()

@@ -46,6 +46,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
             keep_latest=args.keep_latest,
             tarballs=args.tarballs,
             ignore_unreachable=args.ignore_unreachable,
+            include_local=getattr(args, "include_local", False),
             progress=bar.update,
         )
 

@@ -61,6 +61,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="Also remove the tarballs (.conda, .tar.bz2) of entries that stay extracted.",
     )
     cache.add_argument(
+        "--include-local", action="store_true",
+        help="Also remove entries that are the only copy of their package: installed from a local file or a "
+        "file:// channel that no longer exists, or with no record of where they came from.",
+    )
+    cache.add_argument(
         "--ignore-unreachable", action="store_true",
         help="Prune even when some environments cannot be seen: registered ones whose folder and parent are "
         "missing (an unmounted disk?), or an environments.txt, envs dir or conda-meta you may not read.",
