@@ -54,7 +54,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_cache_prune import Run, count_files, timed  # noqa: E402  (also sets sys.path)
+from bench_cache_prune import Run, bench_environ, count_files, timed  # noqa: E402  (also sets sys.path)
 from bench_cache_prune import build as build_project_benchmark  # noqa: E402
 from builder import Installation  # noqa: E402
 
@@ -330,7 +330,7 @@ def main() -> int:
     for shape in shapes:
         inst = installation(args.root, shape, args.rebuild)
         counts = describe(inst)
-        env = inst.environ()
+        env = bench_environ(inst)
         with tempfile.TemporaryDirectory(prefix="bench-xdg-") as scratch:
             timings = {mode: pairs(env, mode, args.repeat, Path(scratch)) for mode in modes}
         floor = startup(env, args.repeat)
