@@ -10,7 +10,10 @@ never entered). This times it against two path-based ``os.scandir`` walks of the
   without descriptor-relative calls.
 
 Every entry of a package cache is one tree, as in the prune. The three walks run alternated,
-``--repeat`` rounds, the page cache warm; their results are compared for equality.
+``--repeat`` rounds, the page cache warm; their results are compared for equality. Two more
+rows tell where the time goes and what threads would buy: the descriptor walk's listings
+without a single stat, and ``tree_stats`` run over the entries by a thread pool (one
+``TreeStats`` per entry; only the file count is compared).
 
     python bench/bench_tree_stats.py                      # the in-use shape's cache, if generated
     python bench/bench_tree_stats.py /path/to/pkgs --repeat 9
@@ -24,12 +27,13 @@ import stat
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from conda_prune.caches import TreeStats, _tree_stats_by_path, tree_stats  # noqa: E402
+from conda_prune.caches import DIR_FLAGS, TreeStats, _tree_stats_by_path, tree_stats  # noqa: E402
 
 
 def path_twin(root: Path, into: TreeStats) -> TreeStats:
@@ -73,6 +77,28 @@ WALKS = {
 }
 
 
+def listing_only(root: Path, into: TreeStats) -> TreeStats:
+    """The descriptor walk's opens and listings, no stat: what the stat itself adds is the rest."""
+    stack = [os.open(root, DIR_FLAGS)]
+    while stack:
+        fd = stack.pop()
+        try:
+            with os.scandir(fd) as it:
+                for child in it:
+                    if child.is_dir(follow_symlinks=False):
+                        stack.append(os.open(child.name, DIR_FLAGS, dir_fd=fd))
+                    else:
+                        into.files += 1
+        finally:
+            os.close(fd)
+    return into
+
+
+def threaded(trees: list[Path], workers: int) -> int:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(s.files for s in pool.map(tree_stats, trees))
+
+
 def default_cache() -> Path | None:
     found = sorted(HERE.glob(".work/shape-in-use-*/pkgs"))
     return found[0] if found else None
@@ -82,6 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cache", nargs="?", type=Path, help="a package cache (default: the in-use shape's)")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="workers of the thread-pool row")
     args = ap.parse_args()
     cache = args.cache or default_cache()
     if cache is None:
@@ -102,16 +129,26 @@ def main() -> int:
                 walk(tree, total)
             times[name].append(time.perf_counter() - start)
 
+    extra: dict[str, list[float]] = {"listing only (fd, no stat)": [], f"tree_stats, {args.threads} threads": []}
+    counts = {}
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        counts["listing"] = sum(listing_only(tree, TreeStats()).files for tree in trees)
+        extra["listing only (fd, no stat)"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        counts["threads"] = threaded(trees, args.threads)
+        extra[f"tree_stats, {args.threads} threads"].append(time.perf_counter() - start)
+
     first = next(iter(results.values()))
     same = all(
         (r.files, r.dirs_bytes, r.apparent_bytes, set(r.inodes)) == (first.files, first.dirs_bytes,
                                                                      first.apparent_bytes, set(first.inodes))
         for r in results.values()
-    )
+    ) and all(n == first.files for n in counts.values())
     print(f"{len(trees):,} trees, {first.files:,} files in {cache}; identical results: {same}")
     base = statistics.median(times["tree_stats (fd, O_NOFOLLOW)"])
     print(f"{'walk':<38}{'median s':>10}{'min s':>9}{'µs/file':>9}{'vs fd':>7}")
-    for name, samples in times.items():
+    for name, samples in {**times, **extra}.items():
         med = statistics.median(samples)
         print(f"{name:<38}{med:>10.3f}{min(samples):>9.3f}{med / first.files * 1e6:>9.2f}{med / base:>7.2f}")
     return 0 if same else 1
