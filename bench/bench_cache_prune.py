@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -69,20 +70,35 @@ def build(root: Path, entries: int, files: int, envs: int, removed: int, seed: i
     return inst
 
 
+def bench_environ(inst: Installation) -> dict[str, str]:
+    """The installation's variables, minus PYTHONDONTWRITEBYTECODE: an installed conda-prune has
+    its byte code cached as conda has, so neither command pays for compiling on every run."""
+    env = inst.environ()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def count_files(path: Path) -> int:
     return sum(len(f) for _, _, f in os.walk(path))
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall time, peak RSS in MB (measured by /usr/bin/time on the command alone), stdout."""
-    with tempfile.NamedTemporaryFile("r") as rss:
+class Run(NamedTuple):
+    seconds: float  # wall time
+    rss_mb: int  # peak RSS, measured by /usr/bin/time on the command alone
+    stdout: str
+    cpu_seconds: float  # user + system: steadier than wall time on a busy machine
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> Run:
+    with tempfile.NamedTemporaryFile("r") as usage:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd], env=env,
+        proc = subprocess.run(["/usr/bin/time", "-q", "-f", "%M %U %S", "-o", usage.name, *cmd], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-        return elapsed, int(rss.read().strip().splitlines()[-1]) // 1024, proc.stdout.decode()
+        rss, user, system = usage.read().strip().splitlines()[-1].split()
+        return Run(elapsed, int(rss) // 1024, proc.stdout.decode(), float(user) + float(system))
 
 
 def main() -> int:
@@ -113,7 +129,7 @@ def main() -> int:
         build(root, args.entries, args.files, args.envs, args.removed, args.seed)
         (root / "done").write_text("")
     inst = Installation(root)
-    env = inst.environ()
+    env = bench_environ(inst)
     entries = sum(1 for p in inst.pkgs.iterdir() if (p / "info").is_dir())
     cache_files = count_files(inst.pkgs)
     envs = sum(1 for p in inst.envs_dir.iterdir() if p.is_dir())
@@ -136,7 +152,7 @@ def main() -> int:
         timed(cmd, env)
     for _ in range(args.repeat):
         for name, cmd in commands.items():
-            t, mb, out = timed(cmd, env)
+            t, mb, out, _ = timed(cmd, env)
             times[name].append(t)
             rss[name] = max(rss[name], mb)
             outputs[name] = out
