@@ -229,7 +229,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     plan, then the stat of what it removes, then its JSON document."""
     import gc
 
-    from conda_prune import cache_prune as cp
+    from conda_prune import cache_plan as cp
     from conda_prune.caches import scan_cache
     from conda_prune.envs import discover
     from conda_prune.render.cache_report import plan_json
@@ -247,7 +247,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
         return [scan_cache(p) for p in locations.pkgs_dirs]
 
     def stat_of(plan: cp.CachePlan) -> list:
-        return [cp._merge_stats(d.paths) for d in plan.removals]
+        return [cp.merge_stats(d.paths) for d in plan.removals]
 
     def document(plan: cp.CachePlan) -> str:
         return json.dumps(plan_json(plan, dry_run=True, verbose=0))
@@ -255,7 +255,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     none = cp._no_progress
     caches = clock("listing (scan_cache)", listing)
     discovery = clock("discovery (discover)", discover, locations)
-    clock("records (read_conda_meta)", cp._read_references, caches, discovery, [], [], none)
+    clock("records (read_conda_meta)", cp.read_references, caches, discovery, [], [], none)
     clock("symlink walk", cp._symlinks_into_caches, discovery, caches, locations, none)
     del caches, discovery
     gc.collect()
