@@ -252,7 +252,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     def document(plan: cp.CachePlan) -> str:
         return json.dumps(plan_json(plan, dry_run=True, verbose=0))
 
-    none = cp._no_progress
+    none = cp.no_progress
     caches = clock("listing (scan_cache)", listing)
     discovery = clock("discovery (discover)", discover, locations)
     clock("records (read_conda_meta)", cp.read_references, caches, discovery, [], [], none)
