@@ -42,6 +42,7 @@ from .caches import CacheEntry, PackageCache, TreeStats, only_copy, scan_cache, 
 from .envs import Discovery, discover
 from .locations import Locations
 from .records import LINK_COPY, LINK_NAMES, Problem, read_conda_meta
+from .summaries import RecordSummaries
 
 
 class Reason(str, Enum):
@@ -207,13 +208,14 @@ class ReferenceIndex:
 def read_references(
     caches: list[PackageCache], discovery: Discovery, problems: list[Problem], blockers: list[str],
     progress: Progress = no_progress, ignore: Mapping[Path, Collection[str]] | None = None,
+    summaries: RecordSummaries | None = None,
 ) -> ReferenceIndex:
     index = ReferenceIndex(caches)
     envs = discovery.environments
     ignore = {os.path.realpath(p): set(d) for p, d in (ignore or {}).items()}
     for n, env in enumerate(envs):
         progress("reading environments", n, len(envs))
-        data = read_conda_meta(env.prefix, with_files=False, canonical=True)
+        data = read_conda_meta(env.prefix, with_files=False, canonical=True, summaries=summaries)
         problems.extend(data.problems)
         skipped = ignore.get(os.path.realpath(env.prefix), set())
         for rec in data.records:
@@ -513,12 +515,16 @@ def plan_cache_prune(
     include_local: bool = False,
     progress: Progress = no_progress,
     extra_removed_prefix_records: Mapping[Path, Collection[str]] | None = None,
+    summaries_path: Path | None = None,
 ) -> CachePlan:
     """Decide, for every entry of every package cache, whether it goes and why. Reads only.
 
     ``extra_removed_prefix_records`` asks "what if": records (prefix -> dists) treated as already
     removed, their files' hardlinks as gone, to tell what a cache prune would free after an
-    environment prune. Such a plan is for reporting only, never for execution."""
+    environment prune. Such a plan is for reporting only, never for execution.
+
+    ``summaries_path``: where the record summaries of :mod:`.summaries` are kept between runs
+    (the command line passes the user's cache folder; None reads every record in full)."""
     caches = [scan_cache(p) for p in locations.pkgs_dirs]
     problems: list[Problem] = [p for c in caches for p in c.problems]
     discovery = discover(locations, search_paths)
@@ -526,7 +532,10 @@ def plan_cache_prune(
     blockers: list[str] = []
     if not ignore_unreachable:
         blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
-    index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records)
+    summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
+    index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
+    if summaries is not None:
+        summaries.save()
     if ignore_unreachable:
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
     symlinks = _symlinks_into_caches(discovery, caches, locations, progress)

@@ -19,13 +19,18 @@ import errno
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from .safeio import RECORD_LIMIT, TEXT_LIMIT, open_dir_nofollow, read_bytes
+
+if TYPE_CHECKING:
+    from .summaries import RecordSummaries
 
 LINK_HARDLINK = 1
 LINK_SOFTLINK = 2
@@ -226,7 +231,8 @@ def _parse_record(prefix: Path, path: Path, data: object, with_files: bool) -> C
     )
 
 
-def read_conda_meta(prefix: Path, *, with_files: bool = True, canonical: bool = False) -> EnvironmentData:
+def read_conda_meta(prefix: Path, *, with_files: bool = True, canonical: bool = False,
+                    summaries: RecordSummaries | None = None) -> EnvironmentData:
     """Every record of an environment. Unreadable ones become problems, never exceptions.
 
     ``conda-meta`` is opened once, each component of its path without following a symlink, and
@@ -260,7 +266,27 @@ def read_conda_meta(prefix: Path, *, with_files: bool = True, canonical: bool = 
             env.unreadable.append("*")
             return env
         for file_name in names:
+            if summaries is None or with_files:
+                _read_record(env, prefix, meta, fd, file_name, with_files)
+                continue
+            # what the cache prune needs, kept between runs while the file is unchanged
+            try:
+                st = os.stat(file_name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                st = None
+            fields = summaries.get(str(prefix), file_name, st) if st is not None and stat.S_ISREG(st.st_mode) else None
+            if fields is not None:
+                name, version, build, link_type, source, extracted = fields
+                env.records.append(CondaRecord(prefix=prefix, dist=file_name[: -len(".json")], name=name,
+                                               version=version, build=build, link_type=link_type,
+                                               link_source=source, extracted_package_dir=extracted))
+                continue
+            count = len(env.records)
             _read_record(env, prefix, meta, fd, file_name, with_files)
+            if st is not None and stat.S_ISREG(st.st_mode) and len(env.records) > count:
+                rec = env.records[-1]
+                summaries.put(str(prefix), file_name, st, (rec.name, rec.version, rec.build, rec.link_type,
+                                                           rec.link_source, rec.extracted_package_dir))
     finally:
         os.close(fd)
     return env

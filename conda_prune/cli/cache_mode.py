@@ -20,6 +20,7 @@ from .output import Output
 
 def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..cache_plan import plan_cache_prune
+    from ..summaries import default_path as default_summaries_path
     from ..removal import execute_plan
     from ..render.cache_report import plan_json, render_plan, render_result
 
@@ -47,6 +48,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
             tarballs=args.tarballs,
             ignore_unreachable=args.ignore_unreachable,
             include_local=getattr(args, "include_local", False),
+            summaries_path=default_summaries_path(),
             progress=bar.update,
         )
 

@@ -1,0 +1,114 @@
+"""What the cache prune needs from each ``conda-meta/*.json``, kept between runs.
+
+Parsing every record of every environment in full is the largest cost of a cache prune on a
+machine whose caches are mostly in use; the prune needs five fields of each. This file keeps
+those fields, per record, in the user's cache folder (``$CONDA_PRUNE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/conda-prune``: the app scan's), keyed by the record's resolved environment,
+file name, size, ``mtime_ns``, inode and ``ctime_ns``: a record rewritten, replaced or touched is
+read again. A record whose times fall within two seconds before the file was written (the
+coarsest timestamp granularity of common filesystems) counts as changed, so a write in the same
+tick is never missed. Records that could not be read are never kept: their problem is reported on
+every run.
+
+The file is trusted only when it is a regular file owned by the user running the prune that no
+one else may write, of this format's version, and whole; anything else is ignored and rewritten.
+A file that cannot be written is simply not kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from .safeio import RECORD_LIMIT, read_bytes
+
+VERSION = 1
+GRANULARITY_NS = 2_000_000_000
+
+Key = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
+Fields = tuple[str, str, str, "int | None", "str | None", "str | None"]  # name, version, build, link type, source, extracted
+
+
+def default_path() -> Path:
+    from .appscan.cache import default_cache_dir
+
+    return default_cache_dir() / f"records-v{VERSION}.json"
+
+
+def key_of(st: os.stat_result) -> Key:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+class RecordSummaries:
+    """Summaries by (environment, record file name); :meth:`save` writes what was used."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._old: dict[str, dict[str, list]] = {}
+        self._new: dict[str, dict[str, list]] = {}
+        self._written_ns = 0
+        self.hits = self.misses = 0
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return
+            if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+                return
+            data = json.loads(read_bytes(path, limit=RECORD_LIMIT, follow=False))
+        except (OSError, ValueError, RecursionError):
+            return
+        if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("envs"), dict):
+            return
+        written = data.get("written_ns")
+        self._written_ns = written if isinstance(written, int) else 0
+        self._old = data["envs"]
+
+    def get(self, prefix: str, name: str, st: os.stat_result) -> Fields | None:
+        entry = self._old.get(prefix, {}).get(name) if isinstance(self._old.get(prefix), dict) else None
+        key = key_of(st)
+        recent = max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - GRANULARITY_NS
+        if (not isinstance(entry, list) or len(entry) != 2 or entry[0] != list(key) or recent
+                or not _valid(entry[1])):
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._new.setdefault(prefix, {})[name] = entry
+        return tuple(entry[1])  # type: ignore[return-value]
+
+    def put(self, prefix: str, name: str, st: os.stat_result, fields: Fields) -> None:
+        self._new.setdefault(prefix, {})[name] = [list(key_of(st)), list(fields)]
+
+    def save(self) -> None:
+        """Write what this run used (atomically); forgets environments and records that are gone."""
+        if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()):
+            return
+        doc = {"version": VERSION, "written_ns": time.time_ns(), "envs": self._new}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".records-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(doc, fh, separators=(",", ":"))
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass  # not kept; the next run reads the records again
+
+
+def _valid(fields: object) -> bool:
+    if not isinstance(fields, list) or len(fields) != 6:
+        return False
+    name, version, build, link_type, source, extracted = fields
+    return (all(isinstance(v, str) for v in (name, version, build))
+            and (link_type is None or (isinstance(link_type, int) and not isinstance(link_type, bool)))
+            and all(v is None or isinstance(v, str) for v in (source, extracted)))
