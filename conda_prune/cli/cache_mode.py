@@ -22,7 +22,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
     from ..cache_plan import plan_cache_prune
     from ..summaries import default_path as default_summaries_path
     from ..removal import execute_plan
-    from ..render.cache_report import plan_json, render_plan, render_result
+    from ..render.cache_json import plan_json
 
     for flag in ("keep", "export", "with_cache"):
         if getattr(args, flag, None):
@@ -74,6 +74,8 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
             output.warn(refusal)
         return EXIT_REFUSED if refusal else EXIT_OK
     if not options.json:
+        from ..render.cache_report import render_plan
+
         render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
     if not work:
         return EXIT_OK
@@ -90,5 +92,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
     if options.json:
         output.emit_json(plan_json(plan, dry_run=False, result=result, verbose=options.verbosity))
     else:
+        from ..render.cache_report import render_result
+
         render_result(result, output.out)
     return EXIT_PARTIAL if result.failed else EXIT_OK

@@ -228,7 +228,7 @@ def _cache_prune_now(
     return its result."""
     from ..cache_plan import plan_cache_prune
     from ..removal import execute_plan
-    from ..render.cache_report import plan_json
+    from ..render.cache_json import plan_json
 
     with output.progress("reading the package caches") as bar:
         plan = plan_cache_prune(locations, progress=bar.update)

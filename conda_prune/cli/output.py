@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
-
 from ..exceptions import RefusedForSafety
 from ..render.words import command_name, human_bytes, set_program  # noqa: F401 (used by cli/)
 from .options import RunOptions
@@ -54,19 +52,43 @@ def quiet_on_closed_pipe(execute: Callable[[Any], int]) -> Callable[[Any], int]:
     return guarded
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        """rich exits 1 here, the code that means "no package matched"; let the subcommand's
-        :func:`quiet_on_closed_pipe` end it with 141 instead."""
-        self.quiet = True
-        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _console_class() -> type:
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """rich exits 1 here, the code that means "no package matched"; let the subcommand's
+            :func:`quiet_on_closed_pipe` end it with 141 instead."""
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+
+    return _Console
 
 
 class Output:
+    """The consoles are made on first use: a ``--json`` run with nothing to warn about never
+    imports rich."""
+
     def __init__(self, options: RunOptions, *, width: int | None = None) -> None:
         self.options = options
-        self.out = _Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
-        self.err = Console(file=sys.stderr, width=width, highlight=False, stderr=True)
+        self._width = width
+
+    @functools.cached_property
+    def out(self) -> Any:
+        return _console_class()(file=sys.stdout, width=self._width, highlight=False, soft_wrap=False)
+
+    @functools.cached_property
+    def err(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=sys.stderr, width=self._width, highlight=False, stderr=True)
 
     @property
     def json(self) -> bool:
@@ -121,7 +143,7 @@ class Output:
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Any]:
         """A progress bar on stderr for long scans; silent when quiet or not on a terminal."""
-        if self.options.quiet or not self.err.is_terminal:
+        if self.options.quiet or not _is_terminal(sys.stderr):
             yield _NoProgress()
             return
         from rich.progress import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -165,57 +164,5 @@ def render_result(result: PruneResult, console: Console) -> None:
     print_text(console, Text(f"Removed {what}, freeing {human_bytes(result.freed_bytes)}."))
 
 
-def _decision_json(d: Decision) -> dict[str, Any]:
-    return {
-        "cache": str(d.entry.cache),
-        "entry": d.entry.dist,
-        "name": d.entry.name,
-        "version": d.entry.version,
-        "build": d.entry.build,
-        "action": d.action,
-        "reason_code": d.code,
-        "reason": d.reason,
-        "evidence": d.evidence,
-        "paths": sorted(str(p) for p in d.paths),
-        "bytes": d.freed_bytes,
-        "apparent_bytes": d.apparent_bytes,
-        "used_by": sorted({str(u.prefix) for u in d.users}),
-    }
 
 
-def plan_json(plan: CachePlan, *, dry_run: bool, result: PruneResult | None = None, verbose: int = 0) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "dry_run": dry_run,
-        "success": result is None or not result.failed,
-        "reclaimable_bytes": plan.freed_bytes,
-        "apparent_bytes": plan.apparent_bytes,
-        "remove": [_decision_json(d) for d in plan.removals],
-        "kept": [_decision_json(d) for d in plan.kept_unreferenced()],
-        "in_use_count": len(plan.in_use()),
-        "caches": [
-            {
-                "path": str(c.path),
-                "real_path": str(c.real),
-                "exists": c.exists,
-                "read_only": c.read_only,
-                "entries": len(c.entries),
-            }
-            for c in plan.caches
-        ],
-        "environments": [{"prefix": str(e.prefix), "found": e.how} for e in plan.discovery.environments],
-        "missing_environments": [
-            {"prefix": str(m.prefix), "registry": str(m.registry), "unreachable": m.unreachable}
-            for m in plan.discovery.missing
-        ],
-        "interrupted_leftovers": [str(item) for _, item, _ in plan.leftovers],
-        "problems": [{"path": str(p.path), "message": p.message} for p in plan.problems],
-        "blocked_by": plan.blockers,
-    }
-    if verbose:
-        doc["in_use"] = [_decision_json(d) for d in plan.in_use()]
-    if result is not None:
-        doc["removed"] = sorted(d.entry.dist for d in result.removed)
-        doc["restored"] = [{"entry": d.entry.dist, "reason": why} for d, why in result.restored]
-        doc["failed"] = [{"entry": d.entry.dist, "reason": why} for d, why in result.failed]
-        doc["freed_bytes"] = result.freed_bytes
-    return doc
