@@ -271,6 +271,20 @@ def test_with_cache_prunes_the_cache_entries_the_removal_freed(inst) -> None:
     assert imports_still_work(prefix, inst.root / "app").stdout.strip() == "ok"
 
 
+@needs_conda
+def test_with_cache_sees_the_environments_search_path_names(inst) -> None:
+    """A project environment nobody registered uses scipy by symlink: named with --search-path,
+    the cache prune after the removal keeps scipy's entry."""
+    prefix = demo(inst, link="hardlink")
+    inst.create_env(inst.root / "proj" / ".env", ["scipy"], register=False, link="symlink")
+    out = conda(inst, "prune", "-p", str(prefix), "--app", "app", "--yes", "--with-cache",
+                "--search-path", str(inst.root / "proj"))
+    assert out.returncode == 0, out.stderr
+    assert not (prefix / "conda-meta" / "scipy-1.13.1-py311h0.json").exists()  # gone from the environment
+    assert (inst.pkgs / "scipy-1.13.1-py311h0" / "info" / "index.json").is_file()  # kept for the project env
+    assert not (inst.pkgs / "matplotlib-3.8.4-py311h0").exists()
+
+
 def test_dry_run_names_the_doubt_that_would_stop_removal(inst, monkeypatch, capsys) -> None:
     prefix = demo(inst)
     (prefix / "conda-meta" / "scipy-1.13.1-py311h0.json").write_text("{truncated")

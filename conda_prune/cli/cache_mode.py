@@ -18,6 +18,17 @@ from .options import RunOptions
 from .output import Output
 
 
+def search_paths_of(args: argparse.Namespace) -> list[Path]:
+    """The folders named by ``--search-path``, checked."""
+    search_paths = []
+    for raw in getattr(args, "search_path", None) or ():
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--search-path {raw}: no such folder; give a folder that holds environments")
+        search_paths.append(path.resolve())
+    return search_paths
+
+
 def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..cache_plan import plan_cache_prune
     from ..summaries import default_path as default_summaries_path
@@ -33,12 +44,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
         )
     if args.keep_latest < 0:
         raise UsageError("--keep-latest takes a number of builds, 0 or more")
-    search_paths = []
-    for raw in args.search_path:
-        path = Path(raw).expanduser()
-        if not path.is_dir():
-            raise UsageError(f"--search-path {raw}: no such folder; give a folder that holds environments")
-        search_paths.append(path.resolve())
+    search_paths = search_paths_of(args)
 
     with output.progress("scanning") as bar:
         plan = plan_cache_prune(

@@ -23,6 +23,7 @@ from ..exceptions import (
     UsageError,
 )
 from ..locations import Locations
+from .cache_mode import search_paths_of
 from .options import RunOptions, target_prefix
 from .output import Output
 
@@ -36,6 +37,8 @@ SHOWN_PROBLEMS = 10
 
 def _check_arguments(args: argparse.Namespace) -> list[Path]:
     for flag, default in (("search_path", []), ("keep_latest", 0), ("tarballs", False), ("ignore_unreachable", False)):
+        if flag == "search_path" and getattr(args, "with_cache", False):
+            continue  # the cache prune after the removal must see the same environments
         if getattr(args, flag, default) not in (default, None):
             raise UsageError(f"--{flag.replace('_', '-')} only applies to the cache prune (without --app)")
     if not isinstance(getattr(args, "name", None), str) and not isinstance(getattr(args, "prefix", None), str):
@@ -74,11 +77,12 @@ def _write_atomically(path: Path, text: str) -> None:
         raise UsageError(f"--export {path}: cannot write it ({exc.strerror or exc}); nothing was removed") from None
 
 
-def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str]) -> int:
+def _cache_prune_after(locations: Locations, prefix: Path, dists: list[str], search_paths: list[Path]) -> int:
     """What the cache prune would free once ``dists`` are gone from ``prefix``."""
     from ..cache_plan import plan_cache_prune
 
-    return plan_cache_prune(locations, extra_removed_prefix_records={prefix: frozenset(dists)}).freed_bytes
+    return plan_cache_prune(locations, search_paths,
+                            extra_removed_prefix_records={prefix: frozenset(dists)}).freed_bytes
 
 
 def _refusal(plan, prefix: Path) -> str | None:
@@ -156,7 +160,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     )
     if removable and not export:
         dists = [r.dist for r in env.records if f"conda:{r.name}" in {v.key for v in removable}]
-        report.cache_after = _cache_prune_after(locations, prefix, dists)
+        report.cache_after = _cache_prune_after(locations, prefix, dists, search_paths_of(args))
 
     if export:
         report.export_path = str(export)
@@ -231,7 +235,7 @@ def _cache_prune_now(
     from ..render.cache_json import plan_json
 
     with output.progress("reading the package caches") as bar:
-        plan = plan_cache_prune(locations, progress=bar.update)
+        plan = plan_cache_prune(locations, search_paths_of(args), progress=bar.update)
     if not getattr(args, "with_cache", False):
         report.cache_after = plan.freed_bytes
         return None
@@ -240,6 +244,6 @@ def _cache_prune_now(
         report.cache_prune = plan_json(plan, dry_run=True)
         return None
     with output.progress("removing unused cache entries") as bar:
-        result = execute_plan(plan, locations, (), bar.update)
+        result = execute_plan(plan, locations, search_paths_of(args), bar.update)
     report.cache_prune = plan_json(plan, dry_run=False, result=result)
     return result
