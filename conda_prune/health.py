@@ -58,10 +58,7 @@ def finding(plan: CachePlan) -> tuple[bool, str]:
     what = f"{entries} {'entry' if entries == 1 else 'entries'} no environment uses"
     if plan.leftovers:
         what += f" (and {len(plan.leftovers)} item(s) an interrupted prune left in its trash)"
-    return False, (
-        f"package caches: {human_bytes(plan.freed_bytes)} in {what}; "
-        "conda prune (or conda doctor --fix) removes them."
-    )
+    return False, f"package caches: {human_bytes(plan.freed_bytes)} in {what} (--fix removes them)"
 
 
 def check(prefix: str, verbose: bool) -> None:
