@@ -160,7 +160,14 @@ def run_block(demo: Demo, block: Block) -> list[list[str]]:
 
 def test_the_readme_has_checked_blocks_for_every_installation() -> None:
     names = {block.name for block in BLOCKS}
-    assert {"build", "cache", "weather", "ml", "lockfile"} <= names
+    assert {"build", "cache", "doctor", "weather", "ml", "lockfile"} <= names
+
+
+def test_every_console_block_of_the_readme_is_checked() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    unchecked = [n + 1 for n, line in enumerate(lines)
+                 if line.strip() == "```console" and not (n and MARKER.fullmatch(lines[n - 1].strip()))]
+    assert not unchecked, f"README.md lines {unchecked}: mark each with <!-- readme-test: NAME -->"
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"{b.name}-line{b.line}" for b in BLOCKS])
