@@ -1,7 +1,10 @@
 """Build the lockfile environments the README's "Lockfile environments" examples were run on.
 
-    eval "$(python bench/demo_lockfile.py /tmp/lockdemo)"; cd /tmp/lockdemo
+    python bench/demo_lockfile.py /tmp/lockdemo; . /tmp/lockdemo/activate
     conda why-used numpy -n locked
+
+``python bench/demo.py FOLDER`` builds this installation too (as ``FOLDER/lockfile``), with
+every other one the README shows.
 
 Real .conda packages from a local channel. ``locked`` is installed the way
 ``conda create --file explicit.txt`` installs (every package requested by URL spec, as conda
@@ -14,10 +17,13 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from builder import Installation  # noqa: E402
+if TYPE_CHECKING:
+    from builder import Installation
 
 ENVIRONMENT_YML = """\
 name: ml
@@ -31,6 +37,8 @@ dependencies:
 
 
 def build(root: Path) -> Installation:
+    from builder import Installation
+
     inst = Installation(root)
     inst.package("python", "3.11.9", "h955ad1f_0", files={"lib/python3.11/os.py": "# os\n"})
     inst.package("libopenblas", "0.3.27", "pthreads_h413a1c8_0", files={"lib/libopenblas.so.0": "elf"})
@@ -53,16 +61,22 @@ def build(root: Path) -> Installation:
     (project / "src").mkdir(parents=True, exist_ok=True)
     (project / "environment.yml").write_text(ENVIRONMENT_YML)
     (project / "src" / "train.py").write_text("import torch\nimport pandas as pd\n")
-    (root / "done").write_text("")
     return inst
 
 
 def main() -> int:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/lockdemo").resolve()
-    inst = Installation(root) if (root / "done").exists() else build(root)
-    env = inst.environ()
-    for key in ("HOME", "CONDARC", "CONDA_PKGS_DIRS", "CONDA_ENVS_PATH", "CONDA_ROOT_PREFIX"):
-        print(f"export {key}={shlex.quote(env[key])}")
+    import demo
+
+    problem = demo._requirements_missing()
+    if problem:
+        print(problem.replace("bench/demo.py", "bench/demo_lockfile.py"), file=sys.stderr)
+        return 2
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/lockdemo").absolute()
+    if not (root / "done").exists():
+        demo.build_lockfile(root)
+        (root / "activate").write_text(demo.activation(root))
+        (root / "done").write_text("")
+    print(f". {shlex.quote(str(root / 'activate'))}    # sets CONDARC and changes into {root}; $HOME is left alone")
     return 0
 
 

@@ -53,3 +53,24 @@ def conda_settings():
         ),
         parameter=SequenceParameter(PrimitiveParameter("", element_type=str)),
     )
+
+
+def _check(prefix: str, verbose: bool) -> None:
+    from .health import check
+
+    check(prefix, verbose)
+
+
+def _fix(prefix, args, confirm) -> int:
+    from .health import fix
+
+    return fix(prefix, args, confirm)
+
+
+@hookimpl
+def conda_health_checks():
+    from conda.plugins.types import CondaHealthCheck
+
+    from .health import CHECK_NAME, FIX, SUMMARY
+
+    yield CondaHealthCheck(name=CHECK_NAME, action=_check, fixer=_fix, summary=SUMMARY, fix=FIX)
