@@ -232,7 +232,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     from conda_prune import cache_plan as cp
     from conda_prune.caches import scan_cache
     from conda_prune.envs import discover
-    from conda_prune.render.cache_report import plan_json
+    from conda_prune.render.cache_json import plan_json
 
     locations = Installation(root).locations()
     seconds: dict[str, float] = {}
