@@ -256,7 +256,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     caches = clock("listing (scan_cache)", listing)
     discovery = clock("discovery (discover)", discover, locations)
     clock("records (read_conda_meta)", cp.read_references, caches, discovery, [], [], none)
-    clock("symlink walk", cp._symlinks_into_caches, discovery, caches, locations, none)
+    clock("symlink walk", cp.symlinks_into_caches, discovery, caches, locations, none)
     del caches, discovery
     gc.collect()
     plan = clock("whole plan (plan_cache_prune)", cp.plan_cache_prune, locations)

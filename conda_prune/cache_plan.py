@@ -33,15 +33,30 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from .caches import CacheEntry, PackageCache, TreeStats, only_copy, scan_cache, tree_stats, user_name
+from .caches import (
+    CacheEntry,
+    PackageCache,
+    TreeStats,
+    only_copy,
+    scan_cache,
+    tree_stats,
+    user_name,
+)
 from .envs import Discovery, discover
 from .locations import Locations
-from .records import LINK_COPY, LINK_NAMES, Problem, read_conda_meta
+from .records import LINK_COPY, Problem, read_conda_meta
+from .references import (
+    Progress,
+    Reference,
+    no_progress,
+    read_references,
+    symlinks_into_caches,
+)
 from .summaries import RecordSummaries
 
 
@@ -83,18 +98,6 @@ SYMLINKED_ENTRY, UNREADABLE, DOUBT, ONLY_COPY = Reason.SYMLINKED_ENTRY, Reason.U
 REMOVE, KEEP = Action.REMOVE, Action.KEEP
 
 
-@dataclass(frozen=True)
-class Reference:
-    """An environment's record that points at a cache entry."""
-
-    prefix: Path
-    dist: str
-    link_type: int | None  # None: unknown (the record could not be read)
-    via: str  # "link.source", "extracted_package_dir" or "name"
-
-    @property
-    def link_name(self) -> str:
-        return LINK_NAMES.get(self.link_type or 0, "unknown")
 
 
 @dataclass(frozen=True)
@@ -150,138 +153,10 @@ class CachePlan:
         return [d for d in self.decisions if d.code == IN_USE]
 
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
-def no_progress(what: str, done: int, total: int) -> None:
-    pass
 
 
-# -- references ----------------------------------------------------------------------------------
-
-
-class ReferenceIndex:
-    """Which environment records point at which cache entry."""
-
-    def __init__(self, caches: list[PackageCache]) -> None:
-        self.by_real_cache = {str(c.real): c for c in caches}
-        for c in caches:
-            self.by_real_cache.setdefault(os.path.normpath(str(c.path)), c)
-        self.by_entry: dict[tuple[str, str], list[Reference]] = {}  # (cache real, dist)
-        self.by_name: dict[str, list[Reference]] = {}  # dist -> refs with no usable path
-        self._realdirs: dict[str, str] = {}
-
-    def _cache_of(self, source: str) -> tuple[PackageCache, str] | None:
-        parent, base = os.path.split(os.path.normpath(source))
-        real = self._realdirs.get(parent)
-        if real is None:
-            try:
-                real = os.path.realpath(parent)
-            except OSError:  # pragma: no cover
-                real = parent
-            self._realdirs[parent] = real
-        cache = self.by_real_cache.get(real) or self.by_real_cache.get(parent)
-        return (cache, base) if cache is not None else None
-
-    def add(self, prefix: Path, dist: str, link_type: int | None, sources: Iterable[str]) -> None:
-        placed = False
-        for via, source in sources:
-            found = self._cache_of(source)
-            if found is None:
-                continue
-            cache, base = found
-            ref = Reference(prefix, dist, link_type, via)
-            refs = self.by_entry.setdefault((str(cache.real), base), [])
-            if not any(r.prefix == prefix and r.dist == dist for r in refs):
-                refs.append(ref)
-            placed = True
-        if not placed:
-            # no path into a known cache (another tool's record, a moved cache): match by name
-            self.by_name.setdefault(dist, []).append(Reference(prefix, dist, link_type, "name"))
-
-    def users(self, cache: PackageCache, entry: CacheEntry) -> list[Reference]:
-        refs = list(self.by_entry.get((str(cache.real), entry.dist), ()))
-        refs += self.by_name.get(entry.dist, ())
-        return refs
-
-
-def read_references(
-    caches: list[PackageCache], discovery: Discovery, problems: list[Problem], blockers: list[str],
-    progress: Progress = no_progress, ignore: Mapping[Path, Collection[str]] | None = None,
-    summaries: RecordSummaries | None = None,
-) -> ReferenceIndex:
-    index = ReferenceIndex(caches)
-    envs = discovery.environments
-    ignore = {os.path.realpath(p): set(d) for p, d in (ignore or {}).items()}
-    for n, env in enumerate(envs):
-        progress("reading environments", n, len(envs))
-        data = read_conda_meta(env.prefix, with_files=False, canonical=True, summaries=summaries)
-        problems.extend(data.problems)
-        skipped = ignore.get(os.path.realpath(env.prefix), set())
-        for rec in data.records:
-            if rec.dist in skipped:
-                continue  # a what-if: this record is about to be removed
-            sources = [("link.source", rec.link_source)] if rec.link_source else []
-            if rec.extracted_package_dir:
-                sources.append(("extracted_package_dir", rec.extracted_package_dir))
-            index.add(env.prefix, rec.dist, rec.link_type, [(v, s) for v, s in sources if s])
-        for dist in data.unreadable:
-            if dist == "*":
-                blockers.append(
-                    f"cannot read {env.prefix / 'conda-meta'}: the packages that environment uses are "
-                    "unknown. Fix its permissions, or pass --ignore-unreachable to prune anyway."
-                )
-                continue
-            # what this record references is unknown: keep every entry of that name
-            index.by_name.setdefault(dist, []).append(Reference(env.prefix, dist, None, "name"))
-    progress("reading environments", len(envs), len(envs))
-    return index
-
-
-def _symlinks_into_caches(
-    discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress
-) -> dict[tuple[str, str], str]:
-    """(cache real, entry) -> one symlink in a scanned environment that points into it.
-
-    Reads directory listings only (``d_type`` tells symlinks apart), and ``readlink`` for
-    symlinks, so it costs far less than a stat of every file."""
-    roots: list[tuple[str, str]] = []  # (a spelling of the cache + "/", its real path)
-    for c in caches:
-        for spelling in dict.fromkeys((str(c.real), os.path.normpath(str(c.path)))):
-            roots.append((spelling + os.sep, str(c.real)))
-    skip = {str(c.real) for c in caches} | {os.path.normpath(str(c.path)) for c in caches}
-    skip |= {os.path.normpath(str(d)) for d in locations.envs_dirs}
-    skip |= {str(env.prefix) for env in discovery.environments}
-    found: dict[tuple[str, str], str] = {}
-    envs = discovery.environments
-    for n, env in enumerate(envs):
-        progress("looking for symlinks into caches", n, len(envs))
-        stack = [str(env.prefix)]
-        while stack:
-            current = stack.pop()
-            try:
-                with os.scandir(current) as it:
-                    children = list(it)
-            except OSError:
-                continue
-            for child in children:
-                try:
-                    if child.is_symlink():
-                        target = os.readlink(child.path)
-                        resolved = os.path.normpath(os.path.join(current, target))
-                        for root, cache_real in roots:
-                            if resolved.startswith(root):
-                                entry = resolved[len(root):].split(os.sep, 1)[0]
-                                found.setdefault((cache_real, entry), child.path)
-                                break
-                    elif child.is_dir(follow_symlinks=False):
-                        if child.path in skip or child.name == "conda-meta":
-                            continue  # other environments, caches: scanned on their own
-                        stack.append(child.path)
-                except OSError:
-                    continue
-    progress("looking for symlinks into caches", len(envs), len(envs))
-    return found
 
 
 # -- versions, for --keep-latest -----------------------------------------------------------------
@@ -534,11 +409,11 @@ def plan_cache_prune(
         blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
-    if summaries is not None:
-        summaries.save()
     if ignore_unreachable:
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
-    symlinks = _symlinks_into_caches(discovery, caches, locations, progress)
+    symlinks = symlinks_into_caches(discovery, caches, locations, progress, summaries)
+    if summaries is not None:
+        summaries.save()
     all_entries = [e for c in caches for e in c.entries.values()]
     latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
     euid = os.geteuid() if hasattr(os, "geteuid") else None

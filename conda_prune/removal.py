@@ -49,12 +49,8 @@ from .cache_plan import (
     TARBALL,
     CachePlan,
     Decision,
-    Progress,
-    ReferenceIndex,
     freed,
     merge_stats,
-    no_progress,
-    read_references,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
@@ -70,6 +66,7 @@ from .caches import (
 from .envs import discover
 from .locations import Locations
 from .records import LINK_COPY
+from .references import Progress, ReferenceIndex, no_progress, read_references
 from .safeio import SMALL_LIMIT, open_regular, read_bytes
 
 try:

@@ -1,4 +1,5 @@
-"""What the cache prune needs from each ``conda-meta/*.json``, kept between runs.
+"""What the cache prune needs from each ``conda-meta/*.json``, and from each environment folder it
+walks for symlinks into the caches, kept between runs.
 
 Parsing every record of every environment in full is the largest cost of a cache prune on a
 machine whose caches are mostly in use; the prune needs five fields of each. This file keeps
@@ -9,6 +10,11 @@ read again. A record whose times fall within two seconds before the file was wri
 coarsest timestamp granularity of common filesystems) counts as changed, so a write in the same
 tick is never missed. Records that could not be read are never kept: their problem is reported on
 every run.
+
+For the symlink walk, each folder's subfolders and symlinks (with their targets) are kept, keyed
+by the folder's device, inode, ``mtime_ns`` and ``ctime_ns``: adding, removing, renaming or
+replacing anything in a folder changes its mtime (a symlink cannot be changed in place), so an
+unchanged key means an unchanged listing; the same two-second margin applies.
 
 The file is trusted only when it is a regular file owned by the user running the prune that no
 one else may write, of this format's version, and whole; anything else is ignored and rewritten.
@@ -50,6 +56,8 @@ class RecordSummaries:
         self.path = path
         self._old: dict[str, dict[str, list]] = {}
         self._new: dict[str, dict[str, list]] = {}
+        self._old_dirs: dict[str, list] = {}
+        self._new_dirs: dict[str, list] = {}
         self._written_ns = 0
         self.hits = self.misses = 0
         if path is not None:
@@ -70,12 +78,12 @@ class RecordSummaries:
         written = data.get("written_ns")
         self._written_ns = written if isinstance(written, int) else 0
         self._old = data["envs"]
+        self._old_dirs = data["dirs"] if isinstance(data.get("dirs"), dict) else {}
 
     def get(self, prefix: str, name: str, st: os.stat_result) -> Fields | None:
         entry = self._old.get(prefix, {}).get(name) if isinstance(self._old.get(prefix), dict) else None
         key = key_of(st)
-        recent = max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - GRANULARITY_NS
-        if (not isinstance(entry, list) or len(entry) != 2 or entry[0] != list(key) or recent
+        if (not isinstance(entry, list) or len(entry) != 2 or entry[0] != list(key) or self._recent(st)
                 or not _valid(entry[1])):
             self.misses += 1
             return None
@@ -86,11 +94,33 @@ class RecordSummaries:
     def put(self, prefix: str, name: str, st: os.stat_result, fields: Fields) -> None:
         self._new.setdefault(prefix, {})[name] = [list(key_of(st)), list(fields)]
 
+    def _recent(self, st: os.stat_result) -> bool:
+        return max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - GRANULARITY_NS
+
+    def get_dir(self, path: str, st: os.stat_result) -> tuple[list[str], list[tuple[str, str]]] | None:
+        """A folder's subfolders and (name, target) of its symlinks, while it is unchanged."""
+        entry = self._old_dirs.get(path)
+        key = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+        if (not isinstance(entry, list) or len(entry) != 3 or entry[0] != key or self._recent(st)
+                or not isinstance(entry[1], list) or not all(isinstance(d, str) for d in entry[1])
+                or not isinstance(entry[2], list)
+                or not all(isinstance(x, list) and len(x) == 2 and all(isinstance(v, str) for v in x) for x in entry[2])):
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._new_dirs[path] = entry
+        return entry[1], [(name, target) for name, target in entry[2]]
+
+    def put_dir(self, path: str, st: os.stat_result, subdirs: list[str], links: list[tuple[str, str]]) -> None:
+        self._new_dirs[path] = [[st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns], subdirs,
+                                [list(x) for x in links]]
+
     def save(self) -> None:
         """Write what this run used (atomically); forgets environments and records that are gone."""
-        if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()):
+        if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()
+                                 and self._new_dirs.keys() == self._old_dirs.keys()):
             return
-        doc = {"version": VERSION, "written_ns": time.time_ns(), "envs": self._new}
+        doc = {"version": VERSION, "written_ns": time.time_ns(), "envs": self._new, "dirs": self._new_dirs}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".records-", suffix=".tmp")

@@ -90,3 +90,19 @@ def test_a_corrupt_or_foreign_summary_file_is_ignored_and_rewritten(inst: Instal
     path.write_text(json.dumps(doc))
     os.chmod(path, 0o666)  # others may write it: not trusted
     assert decisions(_plan(inst, path))["a-1.0-0"] == ("keep", IN_USE)
+
+
+def test_a_new_symlink_into_the_cache_is_seen_on_the_next_run(inst: Installation, tmp_path: Path, monkeypatch) -> None:
+    from conda_prune.cache_plan import OUTSIDE_SYMLINK
+
+    inst.package("a", size=1_000)
+    inst.package("b", size=1_000)
+    prefix = inst.create_env("e", ["a"])
+    inst.extract_to_cache(inst.packages["b-1.0-0"])
+    _age(prefix, monkeypatch)
+    path = tmp_path / "records.json"
+    assert decisions(_plan(inst, path))["b-1.0-0"] == ("remove", UNUSED)
+    share = prefix / "share"
+    assert RecordSummaries(path).get_dir(str(share), os.lstat(share)) is not None  # kept for the next run
+    (share / "into-b").symlink_to(inst.pkgs / "b-1.0-0" / "info")
+    assert decisions(_plan(inst, path))["b-1.0-0"] == ("keep", OUTSIDE_SYMLINK)

@@ -31,9 +31,9 @@ def search_paths_of(args: argparse.Namespace) -> list[Path]:
 
 def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..cache_plan import plan_cache_prune
-    from ..summaries import default_path as default_summaries_path
     from ..removal import execute_plan
     from ..render.cache_json import plan_json
+    from ..summaries import default_path as default_summaries_path
 
     for flag in ("keep", "export", "with_cache"):
         if getattr(args, flag, None):

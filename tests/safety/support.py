@@ -141,6 +141,9 @@ def command(user: User, *args: str, frontend: str = "script", subcommand: str = 
 
 def environ(inst, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     env = inst.environ(**extra)
+    # conda-prune's own summary cache lives beside the installation, not in it: the checks that
+    # a dry run changed nothing look at the whole installation (its home folder included)
+    env.setdefault("CONDA_PRUNE_CACHE_DIR", str(inst.root.parent / "prune-cache"))
     env["COLUMNS"] = "400"  # a problem is one line: never wrapped by the terminal width
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
