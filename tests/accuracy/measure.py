@@ -45,6 +45,8 @@ from pathlib import Path
 from .wheels import SITE, conda_name, fetch_wheels, python_package, wheel_to_package
 
 HERE = Path(__file__).resolve().parent
+#: every case measured in this process, for the summary table
+RESULTS: list[Result] = []
 TRACER = HERE / "tracer"
 REPO = HERE.parents[1]
 
@@ -90,6 +92,7 @@ class Built:
 @dataclass
 class Result:
     case: Case
+    built: Built
     installed: list[str]
     loaded: dict[str, list[str]]  # package -> a few of its loaded files
     needed: set[str]
@@ -356,7 +359,7 @@ def measure(case: Case, root: Path, *, removal: bool | None = None) -> Result:
     started = time.monotonic()
     doc = verdict(built, built.prefix)
     seconds["verdict"] = time.monotonic() - started
-    result = Result(case, installed, loaded, needed, set(installed) - needed, set(doc["unused"]), doc, before,
+    result = Result(case, built, installed, loaded, needed, set(installed) - needed, set(doc["unused"]), doc, before,
                     seconds=seconds)
     if removal is None:
         removal = have_conda()
@@ -425,4 +428,4 @@ def details(result: Result) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["SITE", "Case", "Result", "build", "details", "measure", "row", "table"]
+__all__ = ["RESULTS", "SITE", "Case", "Result", "build", "details", "measure", "row", "table"]
