@@ -412,6 +412,14 @@ class Installation:
         self.record_sources()
         return entry
 
+    def download_to_cache(self, pkg: Package) -> Path:
+        """A tarball in the cache, never extracted, with its ``urls.txt`` line (as conda downloads)."""
+        tarball = self.pkgs / pkg.path.name
+        shutil.copy2(pkg.path, tarball)
+        with open(self.pkgs / "urls.txt", "a") as fh:
+            fh.write(f"{self.channel.as_uri()}/{pkg.path.parent.name}/{pkg.path.name}\n")
+        return tarball
+
     def record_sources(self) -> None:
         """What conda writes into every entry it extracts: ``info/repodata_record.json`` with the
         ``url`` it came from (here the test channel). rattler's cache entries have none."""

@@ -41,7 +41,7 @@ def crash_installation(root: Path, *, unused: int, files: int, tarball_only: int
         inst.extract_to_cache(pkg)
     inst.add_conda_cache_files()
     for pkg in junk[:tarball_only]:  # downloaded, never extracted
-        shutil.copy2(pkg.path, inst.pkgs / pkg.path.name)
+        inst.download_to_cache(pkg)
     for pkg in junk[tarball_only : tarball_only + 3]:  # extracted read-only, as some packages ship
         for dirpath, _, _ in os.walk(inst.pkgs / pkg.dist, topdown=False):
             os.chmod(dirpath, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
