@@ -31,7 +31,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import stat
 import sys
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,7 @@ from .caches import (
     CacheEntry,
     PackageCache,
     TreeStats,
+    files_stats,
     only_copy,
     scan_cache,
     tree_stats,
@@ -329,17 +329,10 @@ def _links_that_go(what_if: Mapping[Path, Collection[str]]) -> dict[tuple[int, i
     links: dict[tuple[int, int], int] = {}
     for prefix, dists in what_if.items():
         data = read_conda_meta(Path(prefix), with_files=True)
-        for rec in data.records:
-            if rec.dist not in dists:
-                continue
-            for rel in rec.files:
-                try:
-                    st = os.lstat(os.path.join(prefix, rel))
-                except OSError:
-                    continue
-                if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
-                    key = (st.st_dev, st.st_ino)
-                    links[key] = links.get(key, 0) + 1
+        paths = [os.path.join(prefix, rel) for rec in data.records if rec.dist in dists for rel in rec.files]
+        for key, (seen, nlink, _, _) in files_stats(paths).inodes.items():
+            if nlink > 1:
+                links[key] = links.get(key, 0) + seen
     return links
 
 

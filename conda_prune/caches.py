@@ -326,6 +326,8 @@ class TreeStats:
     # (dev, ino) -> [links seen inside this tree, st_nlink, allocated bytes, one path]
     inodes: dict[tuple[int, int], list] = field(default_factory=dict)
     errors: list[Problem] = field(default_factory=list)
+    symlinks: int = 0  # by files_stats: symlinks named (their targets live elsewhere)
+    missing: int = 0  # by files_stats: paths that are not there
 
 
 DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -436,6 +438,23 @@ def _tree_stats_by_path(root: Path, st: os.stat_result, stats: TreeStats) -> Tre
             else:
                 _count_file(stats, child.path, cst)
     stats.dirs_bytes += dirs_bytes
+    return stats
+
+
+def files_stats(paths: Iterable[str]) -> TreeStats:
+    """The same accounting for a list of files (a package's, in an environment): each path
+    ``lstat``-ed once, per inode; symlinks and missing paths counted apart, folders skipped."""
+    stats = TreeStats()
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            stats.missing += 1
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            stats.symlinks += 1
+        elif not stat.S_ISDIR(st.st_mode):
+            _count_file(stats, path, st)
     return stats
 
 

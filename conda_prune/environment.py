@@ -12,12 +12,12 @@ import difflib
 import fnmatch
 import os
 import re
-import stat
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .caches import files_stats
 from .graph import DependencyGraph, Node
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
 
@@ -226,23 +226,10 @@ def disk_usage(prefix: Path, files: Iterable[str]) -> DiskUsage:
     A file whose every link belongs to this package is held alone; one with further links
     (``st_nlink`` above what the package itself accounts for) is shared with a package cache or
     another environment, and removing the package would not free it."""
-    inodes: dict[tuple[int, int], list[int]] = {}  # (dev, ino) -> [links seen, nlink, bytes]
-    symlinks = missing = count = 0
-    for rel in dict.fromkeys(files):
-        try:
-            st = os.lstat(prefix / rel)
-        except OSError:
-            missing += 1
-            continue
-        count += 1
-        if stat.S_ISLNK(st.st_mode):
-            symlinks += 1
-            continue
-        seen = inodes.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_blocks * 512])
-        seen[0] += 1
-    alone = sum(b for links, nlink, b in inodes.values() if nlink <= links)
-    shared = sum(b for links, nlink, b in inodes.values() if nlink > links)
-    return DiskUsage(alone, shared, count, symlinks, missing)
+    stats = files_stats(os.path.join(prefix, rel) for rel in dict.fromkeys(files))
+    alone = sum(b for links, nlink, b, _ in stats.inodes.values() if nlink <= links)
+    shared = sum(b for links, nlink, b, _ in stats.inodes.values() if nlink > links)
+    return DiskUsage(alone, shared, stats.files + stats.symlinks, stats.symlinks, stats.missing)
 
 
 def files_of(node: Node) -> tuple[str, ...]:

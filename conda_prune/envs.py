@@ -22,6 +22,9 @@ from .records import Problem, is_environment
 from .safeio import TEXT_LIMIT, read_bytes
 
 SEARCH_DEPTH = 5
+#: folders --search-path never looks into. Deliberately fewer than the application walk skips
+#: (``appscan.walk.SKIP_DIRS``): an environment below ``.pixi``, ``.nox`` or ``.direnv`` is still an
+#: environment whose cache entries must stay, and an environment missed here looks unused.
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".hg", ".svn", ".tox", ".mypy_cache"}
 
 
