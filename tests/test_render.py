@@ -331,3 +331,19 @@ def test_why_used_fits_the_width(long_builds: Installation, width: int) -> None:
                           "--all-envs", columns=width)
     assert code == 0
     assert_fits(out, width, ["libblas 3.9.0", "20_linux64_openblas"])
+
+
+@pytest.mark.parametrize("subcommand", ["prune", "why-used"])
+def test_help_fits_80_columns(subcommand: str) -> None:
+    import subprocess
+    import sys
+
+    from conftest import HAVE_CONDA
+
+    fronts = [["-m", "conda_prune"]] + ([["-m", "conda"]] if HAVE_CONDA else [])
+    for front in fronts:
+        out = subprocess.run([sys.executable, *front, subcommand, "--help"], capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "80"}, check=True).stdout
+        wide = [line for line in out.splitlines() if len(line) > 80]
+        assert not wide, wide
+        assert not [line for line in out.splitlines() if line != line.rstrip()], "trailing spaces"

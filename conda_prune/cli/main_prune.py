@@ -11,29 +11,39 @@ DESCRIPTION = dedent(
     """
     Free disk without breaking anything.
 
-    Without --app, remove package-cache entries (extracted folders and their tarballs) that no
-    environment uses. "Used" is decided from what every environment's records reference, not
-    from hardlink counts; entries that something outside the scan may still use (extra
-    hardlinks, symlinks into the cache) are kept and reported. The bytes shown are the blocks
-    that really come back: a file shared by hardlinks counts only when its last link goes.
+    Without --app, remove package-cache entries (extracted folders and their
+    tarballs) that no environment uses. "Used" is decided from what every
+    environment's records reference, not from hardlink counts; entries that
+    something outside the scan may still use (extra hardlinks, symlinks into the
+    cache) are kept and reported. The bytes shown are the blocks that really
+    come back: a file shared by hardlinks counts only when its last link goes.
 
-    With -n ENV --app PATH, find the packages of ENV that the application at PATH never uses
-    (imports, notebooks, executables called from scripts, R code) and remove them offline with
-    conda's own transaction, or export a lean environment file.
+    With -n ENV --app PATH, find the packages of ENV that the application at
+    PATH never uses (imports, notebooks, executables called from scripts, R
+    code) and remove them offline with conda's own transaction, or export a lean
+    environment file.
     """
 )
 
 EPILOG = dedent(
     """
     examples:
-      conda prune --dry-run                  show what the cache prune would free
-      conda prune --yes                      prune every package cache
-      conda prune --search-path ~/projects   also look for project environments (./.env, .pixi)
-      conda prune --keep-latest 1 --tarballs keep the newest build of each package, drop tarballs
-      conda prune --json --dry-run           the same report as JSON
-      conda prune -n myenv --app ./src --dry-run           packages ./src never uses
-      conda prune -n myenv --app ./src --export lean.yml   write a lean environment.yml
-      conda prune -n myenv --app ./src --yes --with-cache  remove them, then prune the cache
+      conda prune --dry-run
+          show what the cache prune would free
+      conda prune --yes
+          prune every package cache
+      conda prune --search-path ~/projects
+          also look for project environments (./.env, .pixi)
+      conda prune --keep-latest 1 --tarballs
+          keep the newest build of each package, drop tarballs
+      conda prune --json --dry-run
+          the same report as JSON
+      conda prune -n myenv --app ./src --dry-run
+          packages ./src never uses
+      conda prune -n myenv --app ./src --export lean.yml
+          write a lean environment.yml
+      conda prune -n myenv --app ./src --yes --with-cache
+          remove them, then prune the cache
     """
 )
 

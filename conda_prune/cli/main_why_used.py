@@ -11,13 +11,15 @@ DESCRIPTION = dedent(
     """
     Explain why a package is in an environment, and what would break without it.
 
-    Starting from what was asked for (the specs in the environment's history, pinned specs,
-    and pip distributions installed on request), show every dependency path down to the
-    package, shortest first, each step labelled with the spec that creates it. conda depends
-    and pip Requires-Dist (markers evaluated for the environment) form one graph. Without
-    history (or with only a lockfile install's specs, which name every package), the packages
-    nothing depends on stand in for what was asked for, unless --requested-from names the file
-    the environment was made from, or such a file lies beside the --app folders.
+    Starting from what was asked for (the specs in the environment's history,
+    pinned specs, and pip distributions installed on request), show every
+    dependency path down to the package, shortest first, each step labelled with
+    the spec that creates it. conda depends and pip Requires-Dist (markers
+    evaluated for the environment) form one graph. Without history (or with only
+    a lockfile install's specs, which name every package), the packages nothing
+    depends on stand in for what was asked for, unless --requested-from names
+    the file the environment was made from, or such a file lies beside the --app
+    folders.
 
     Nothing is written into the environment.
     """
@@ -26,14 +28,20 @@ DESCRIPTION = dedent(
 EPILOG = dedent(
     """
     examples:
-      conda why-used numpy -n myenv                 why numpy is in myenv
-      conda why-used 'nvidia-*' -n myenv            every nvidia package, one by one
-      conda why-used numpy -n myenv --app ./src     ... and where ./src imports it
-      conda why-used openssl --all-envs             which environments have it, and their cache entries
-      conda why-used numpy -n myenv --tree          what needs it, as a tree
+      conda why-used numpy -n myenv
+          why numpy is in myenv
+      conda why-used 'nvidia-*' -n myenv
+          every nvidia package, one by one
+      conda why-used numpy -n myenv --app ./src
+          ... and where ./src imports it
+      conda why-used openssl --all-envs
+          which environments have it, and their cache entries
+      conda why-used numpy -n myenv --tree
+          what needs it, as a tree
       conda why-used libcublas -n myenv --requested-from environment.yml
-                                                    ... from what environment.yml asks for
+          ... from what environment.yml asks for
       conda why-used numpy -n myenv --graph dot | dot -Tsvg > numpy.svg
+          the dependency paths as a picture
 
     exit codes: 0 every PKG is installed, 1 some PKG is not installed, 2 bad usage
     """
