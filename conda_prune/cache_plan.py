@@ -28,7 +28,6 @@ when every one of its hardlinks is among what is removed. Deleting is :mod:`.rem
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import sys
@@ -41,14 +40,16 @@ from .caches import (
     CacheEntry,
     PackageCache,
     TreeStats,
+    euid,
     files_stats,
+    lock_file_name,
     only_copy,
     scan_cache,
     tree_stats,
     user_name,
 )
 from .envs import Discovery, discover
-from .locations import Locations
+from .locations import Locations, keep_pattern
 from .records import LINK_COPY, Problem, read_conda_meta
 from .references import (
     Progress,
@@ -409,14 +410,14 @@ def plan_cache_prune(
         summaries.save()
     all_entries = [e for c in caches for e in c.entries.values()]
     latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
-    euid = os.geteuid() if hasattr(os, "geteuid") else None
+    me = euid()
 
     facts = [
         EntryFacts(
             cache=cache, entry=entry, users=tuple(index.users(cache, entry)),
             symlink_evidence=symlinks.get((str(cache.real), entry.dist)),
-            keep_match=next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None),
-            latest=id(entry) in latest, euid=euid, tarballs=tarballs, include_local=include_local,
+            keep_match=keep_pattern(entry.name, locations.keep),
+            latest=id(entry) in latest, euid=me, tarballs=tarballs, include_local=include_local,
         )
         for cache in caches for entry in cache.entries.values()
     ]
@@ -428,7 +429,7 @@ def plan_cache_prune(
         progress("measuring unused entries", n, len(going))
         source = None if first[i].code == TARBALL or include_local else only_copy(facts[i].cache, facts[i].entry)
         measured = list(first[i].paths)
-        lock = facts[i].cache.real / f"{facts[i].entry.dist}.lock"  # an installer's lock file goes with its entry
+        lock = facts[i].cache.real / lock_file_name(facts[i].entry.dist)  # an installer's lock goes with its entry
         if first[i].code != TARBALL and facts[i].entry.folder is not None and os.path.lexists(lock):
             measured.append(lock)
         facts[i] = replace(facts[i], stats=merge_stats(measured), only_copy=source)

@@ -235,6 +235,11 @@ def original_name(trashed: str) -> str | None:
     return name
 
 
+def lock_file_name(dist: str) -> str:
+    """The lock file rattler-based installers keep beside an entry (``<dist>.lock``)."""
+    return f"{dist}.lock"
+
+
 def own_trash_folder(cache_real: Path, uid: int | None = None) -> Path:
     uid = euid() if uid is None else uid
     return cache_real / TRASH_DIR / str(uid if uid is not None else "user")

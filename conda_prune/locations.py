@@ -14,6 +14,7 @@ We never call ``conda.core.envs_manager.list_all_known_prefixes``: it rewrites
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,11 @@ class Locations:
     keep: tuple[str, ...] = ()
     condarc_files: tuple[Path, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+
+def keep_pattern(name: str, patterns: Iterable[str]) -> str | None:
+    """The keep-list pattern (a name or a glob) that ``name`` matches, if any."""
+    return next((p for p in patterns if fnmatch.fnmatchcase(name, p)), None)
 
 
 def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:

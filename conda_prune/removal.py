@@ -27,16 +27,15 @@ cache twice:
 ``shutil.rmtree`` is not used: its error hooks receive paths, so making a read-only folder
 writable there would resolve the path again, and its descriptor form needs Python 3.11.
 Where the platform has no descriptor-relative calls (``FD_SAFE`` false, e.g. Windows), a
-cache that others may write is refused, and other caches are deleted by path.
+cache that others may write is refused with that reason, and nothing is moved or deleted in
+any other cache either: each removal fails with the reason (exit 4), nothing half done.
 """
 
 from __future__ import annotations
 
 import errno
-import fnmatch
 import json
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,17 +53,20 @@ from .cache_plan import (
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
+    TARBALL_SUFFIXES,
     TRASH_DIR,
     CacheEntry,
     PackageCache,
     TreeStats,
     euid,
+    lock_file_name,
     original_name,
     own_trash_folder,
+    strip_tarball_suffix,
     trash_name,
 )
 from .envs import discover
-from .locations import Locations
+from .locations import Locations, keep_pattern
 from .records import LINK_COPY
 from .references import Progress, ReferenceIndex, no_progress, read_references
 from .safeio import SMALL_LIMIT, open_regular, read_bytes
@@ -219,20 +221,14 @@ class Trash:
         return fd
 
     def _own(self) -> int:
+        if not FD_SAFE:
+            raise TrashUnusable(errno.ENOSYS, "this platform has no folder-descriptor calls, and conda-prune "
+                                "deletes only through them: nothing is moved or deleted", str(self.cache_real))
         if self._own_fd is None:
             if self._top_fd is None:
                 self._top_fd = self._open_or_make(self._cache(), TRASH_DIR, private=False)
             self._own_fd = self._open_or_make(self._top_fd, self.own_name, private=True)
         return self._own_fd
-
-    def open_existing(self) -> bool:
-        """Open our trash folder if it exists (for leftovers); False when there is none."""
-        try:
-            self._top_fd = self._top_fd if self._top_fd is not None else os.open(TRASH_DIR, _DIR_FLAGS, dir_fd=self._cache())
-            self._own_fd = self._own_fd if self._own_fd is not None else os.open(self.own_name, _DIR_FLAGS, dir_fd=self._top_fd)
-        except FileNotFoundError:
-            return False
-        return True
 
     # -- other installers' locks ----------------------------------------------------------------
 
@@ -270,11 +266,11 @@ class Trash:
     def move_in(self, name: str, expect: tuple[int, int] | None = None) -> str:
         """Rename the cache item ``name`` into the trash; its new name. ``expect``: the device
         and inode the scan saw; anything else under that name now is left where it is."""
+        own = self._own()
         cache_fd = self._cache()
         st = os.stat(name, dir_fd=cache_fd, follow_symlinks=False)
         if expect is not None and (st.st_dev, st.st_ino) != expect:
             raise OSError(errno.ESTALE, "was replaced since the scan; left alone", name)
-        own = self._own()
         if stat.S_ISDIR(st.st_mode) and st.st_uid == self.uid and not st.st_mode & stat.S_IWUSR:
             fd = _open_dir(name, cache_fd)  # moving a folder rewrites its '..': it must be writable
             os.close(fd)
@@ -300,19 +296,9 @@ class Trash:
         return True
 
     def delete(self, trashed: str) -> None:
-        if FD_SAFE:
-            delete_at(self._own(), trashed)
-            return
-        path = self.path / trashed  # pragma: no cover - platforms without descriptor calls
-        if path.is_symlink() or not path.is_dir():
-            path.unlink()
-        else:
-            shutil.rmtree(path)
+        delete_at(self._own(), trashed)
 
     # -- reading ------------------------------------------------------------------------------
-
-    def stat(self, trashed: str) -> os.stat_result:
-        return os.stat(trashed, dir_fd=self._own(), follow_symlinks=False)
 
     def complete(self, trashed: str) -> bool:
         """A trashed entry still holds every file its ``info/paths.json`` lists (a tarball is one
@@ -429,7 +415,7 @@ def execute_plan(
 
 
 def entry_lock(d: Decision) -> str:
-    return f"{d.entry.dist}.lock"
+    return lock_file_name(d.entry.dist)
 
 
 def _failure(exc: OSError, what: str) -> str:
@@ -487,10 +473,8 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
             if d.code != TARBALL and d.entry.folder is not None:
                 try:
                     done.append((entry_lock(d), trash.move_in(entry_lock(d))))
-                except FileNotFoundError:
-                    pass
                 except OSError:
-                    pass  # a lock file we cannot move stays; rattler re-creates it anyway
+                    pass  # none, or one we cannot move: it stays, and rattler re-creates it anyway
     for trash in {id(t): t for _, t, _ in moved}.values():
         trash.release()  # deleting needs no lock: nothing links from the trash
 
@@ -513,12 +497,10 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
         index = _current_users(locations, search_paths, plan.caches)
         for cache, item, stats in plan.leftovers:
             original = original_name(item.name) or item.name
-            dist = original
-            for suffix in (".conda", ".tar.bz2"):
-                dist = dist.removesuffix(suffix)
+            dist = strip_tarball_suffix(original, TARBALL_SUFFIXES) or original
             entry = CacheEntry(cache=cache.path, dist=dist)
             users = [u for u in index.users(cache, entry) if u.link_type != LINK_COPY]
-            kept = next((p for p in locations.keep if fnmatch.fnmatchcase(entry.name, p)), None)
+            kept = keep_pattern(entry.name, locations.keep)
             outside = any(nlink > seen for seen, nlink, _, _ in stats.inodes.values())
             try:
                 trash = trash_of(cache)

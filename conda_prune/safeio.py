@@ -40,7 +40,8 @@ class UnsafeFile(OSError):
     """A file that is not read: not a regular file, or larger than the caller's limit."""
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, for messages: "a FIFO", "a character device"..."""
     for test, name in (
         (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
         (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symlink"),
@@ -52,7 +53,7 @@ def _kind(mode: int) -> str:
 
 def _check(st: os.stat_result, path: object, limit: int) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFile(errno.EINVAL, f"is {_kind(st.st_mode)}, not a regular file", str(path))
+        raise UnsafeFile(errno.EINVAL, f"is {kind_of(st.st_mode)}, not a regular file", str(path))
     if st.st_size > limit:
         raise UnsafeFile(errno.EFBIG, f"is {st.st_size:,} bytes, over the {limit // MiB} MiB read limit", str(path))
 
@@ -105,19 +106,6 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow:
         return read_fd(fd, limit, path)
     finally:
         os.close(fd)
-
-
-def read_text(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow: bool = True,
-              errors: str = "replace") -> str:
-    return read_bytes(path, limit=limit, follow=follow).decode("utf-8", errors)
-
-
-def is_regular_file(path: Path) -> bool:
-    """``Path.is_file`` without following a symlink."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 _DIR_NOFOLLOW = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC

@@ -232,3 +232,13 @@ def test_a_held_entry_lock_keeps_that_entry_and_an_entry_goes_with_its_lock_file
     assert "spare-1.0-0" in {d.entry.dist for d in result.removed}
     assert not (inst.pkgs / "spare-1.0-0.lock").exists(), "the removed entry's lock file stayed behind"
     assert (inst.pkgs / ".cache.lock").exists()  # the cache's own lock file is not ours to remove
+
+
+def test_without_descriptor_calls_nothing_is_moved_in_any_cache(tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "pkgs"
+    _tree(cache / "a-1-0")
+    os.chmod(cache, 0o755)
+    monkeypatch.setattr(removal, "FD_SAFE", False)
+    with Trash(cache) as trash, pytest.raises(TrashUnusable, match="nothing is moved or deleted"):
+        trash.move_in("a-1-0")
+    assert (cache / "a-1-0" / "top.txt").exists() and not (cache / TRASH_DIR).exists()

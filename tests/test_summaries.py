@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from builder import Installation
-from conda_prune.cache_plan import IN_USE, UNUSED, plan_cache_prune
+
 from conda_prune import summaries as summaries_module
+from conda_prune.cache_plan import IN_USE, UNUSED, plan_cache_prune
 from conda_prune.summaries import RecordSummaries
 
 
@@ -27,16 +28,22 @@ def _plan(inst: Installation, path: Path):  # type: ignore[no-untyped-def]
     return plan_cache_prune(inst.locations(), summaries_path=path)
 
 
-def decisions(plan) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return {d.entry.dist: (d.action, d.code) for d in plan.decisions}
-
-
-def test_an_unchanged_record_is_not_read_again_and_a_changed_one_is(inst: Installation, tmp_path: Path, monkeypatch) -> None:
+def _a_used_b_unused(inst: Installation, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+    """``a`` installed in ``e`` (records an hour old), ``b`` in the cache only."""
     inst.package("a", size=1_000)
     inst.package("b", size=1_000)
     prefix = inst.create_env("e", ["a"])
     inst.extract_to_cache(inst.packages["b-1.0-0"])
     _age(prefix, monkeypatch)
+    return prefix
+
+
+def decisions(plan) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {d.entry.dist: (d.action, d.code) for d in plan.decisions}
+
+
+def test_an_unchanged_record_is_not_read_again_and_a_changed_one_is(inst: Installation, tmp_path: Path, monkeypatch) -> None:
+    prefix = _a_used_b_unused(inst, monkeypatch)
     path = tmp_path / "cache" / "records.json"
     first = _plan(inst, path)
     assert decisions(first)["a-1.0-0"] == ("keep", IN_USE) and decisions(first)["b-1.0-0"] == ("remove", UNUSED)
@@ -70,11 +77,7 @@ def test_recent_records_are_always_read(inst: Installation, tmp_path: Path) -> N
 
 
 def test_a_corrupt_or_foreign_summary_file_is_ignored_and_rewritten(inst: Installation, tmp_path: Path, monkeypatch) -> None:
-    inst.package("a", size=1_000)
-    inst.package("b", size=1_000)
-    prefix = inst.create_env("e", ["a"])
-    inst.extract_to_cache(inst.packages["b-1.0-0"])
-    _age(prefix, monkeypatch)
+    _a_used_b_unused(inst, monkeypatch)
     path = tmp_path / "records.json"
     _plan(inst, path)
     doc = json.loads(path.read_text())
@@ -95,11 +98,7 @@ def test_a_corrupt_or_foreign_summary_file_is_ignored_and_rewritten(inst: Instal
 def test_a_new_symlink_into_the_cache_is_seen_on_the_next_run(inst: Installation, tmp_path: Path, monkeypatch) -> None:
     from conda_prune.cache_plan import OUTSIDE_SYMLINK
 
-    inst.package("a", size=1_000)
-    inst.package("b", size=1_000)
-    prefix = inst.create_env("e", ["a"])
-    inst.extract_to_cache(inst.packages["b-1.0-0"])
-    _age(prefix, monkeypatch)
+    prefix = _a_used_b_unused(inst, monkeypatch)
     path = tmp_path / "records.json"
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("remove", UNUSED)
     share = prefix / "share"

@@ -132,9 +132,9 @@ def _unreadable_reason(st: os.stat_result) -> str | None:
     """Why a file named as application code is not read (None: it is read). Either way the
     caller reports it: what such a file uses is unknown, and that stops a removal."""
     if not stat.S_ISREG(st.st_mode):
-        from ..safeio import _kind
+        from ..safeio import kind_of
 
-        return f"is {_kind(st.st_mode)}, not a regular file; not read, so what it uses is unknown"
+        return f"is {kind_of(st.st_mode)}, not a regular file; not read, so what it uses is unknown"
     if st.st_size > MAX_BYTES:
         return (f"is {st.st_size // 2**20} MiB, over the {MAX_BYTES // 2**20} MiB read limit; not read, "
                 "so what it uses is unknown")
