@@ -86,6 +86,7 @@ class PackageCache:
     exists: bool = True
     read_only: str | None = None  # why nothing in it can be removed, if so
     leftovers: list[Path] = field(default_factory=list)  # what this user's interrupted prune left in its trash
+    empty_trash: bool = False  # a trash folder with nothing in it (a run killed while tidying up)
     problems: list[Problem] = field(default_factory=list)
     _urls: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
@@ -176,7 +177,9 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
                     "removes nothing from this cache. Delete that link (not what it points to) and rerun")))
                 cache.read_only = f"holds a {TRASH_DIR} that is not a folder"
                 continue
+            seen = len(cache.problems)
             cache.leftovers = _read_trash(Path(item.path), cache.problems)
+            cache.empty_trash = not cache.leftovers and len(cache.problems) == seen and _holds_nothing(Path(item.path))
             continue
         if name.startswith("."):
             continue
@@ -307,6 +310,22 @@ def _read_trash(trash: Path, problems: list[Problem]) -> list[Path]:
                 "left alone. "
                 "Move it back into the cache if it is a package you need, or delete it")))
     return leftovers
+
+
+def _holds_nothing(trash: Path) -> bool:
+    """The trash holds no file: at most empty folders of users (``close`` removes them; a kill
+    between its two ``rmdir`` calls leaves them behind)."""
+    try:
+        with os.scandir(trash) as it:
+            for child in it:
+                if not child.name.isdigit() or not child.is_dir(follow_symlinks=False):
+                    return False
+                with os.scandir(child.path) as inner:
+                    if next(inner, None) is not None:
+                        return False
+    except OSError:
+        return False
+    return True
 
 
 def user_name(uid: int) -> str:

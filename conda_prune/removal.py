@@ -330,6 +330,27 @@ class Trash:
         finally:
             os.close(item)
 
+    def tidy(self) -> None:
+        """Remove this user's trash folder and the top one if they are empty. Nothing is
+        created: a run killed between the two ``rmdir`` of :meth:`close` leaves them, and the next
+        run may have nothing else to do."""
+        if not FD_SAFE:
+            return
+        try:
+            top = os.open(TRASH_DIR, _DIR_FLAGS, dir_fd=self._cache())
+        except OSError:
+            return
+        try:
+            os.rmdir(self.own_name, dir_fd=top)
+        except OSError:
+            pass  # absent, or not empty
+        finally:
+            os.close(top)
+        try:
+            os.rmdir(TRASH_DIR, dir_fd=self._cache())
+        except OSError:
+            pass  # another user's folder is in it
+
     def close(self) -> None:
         """Close the descriptors; our trash folder, and the top one, go when empty."""
         self.release()
@@ -408,10 +429,31 @@ def execute_plan(
 
     try:
         _execute(plan, locations, search_paths, progress, result, caches, trash_of)
+        tidy_trash(plan, trash_of)
     finally:
         for trash in trashes.values():
             trash.close()
     return result
+
+
+def tidy_trash(plan: CachePlan, trash_of: Callable[[PackageCache], Trash] | None = None) -> None:
+    """Remove the empty trash folders the scan found (an earlier run killed while tidying up).
+    A real run does this even when there is nothing else to do; a dry run never does."""
+    own: list[Trash] = []
+    for cache in plan.caches:
+        if not cache.empty_trash or cache.read_only:
+            continue
+        try:
+            if trash_of is not None:
+                trash_of(cache).tidy()
+            else:
+                trash = Trash(cache.real)
+                own.append(trash)
+                trash.tidy()
+        except OSError:
+            continue
+    for trash in own:
+        trash.close()
 
 
 def entry_lock(d: Decision) -> str:

@@ -253,6 +253,30 @@ def test_interrupted_run_is_finished_by_the_next(mixed: Installation, monkeypatc
     assert code == 0 and not trash.exists()
 
 
+@pytest.mark.parametrize("own_too", [False, True], ids=["top-only", "top-and-own"])
+@pytest.mark.parametrize("json_out", [False, True], ids=["text", "json"])
+def test_empty_trash_a_kill_left_is_removed_by_a_run_with_nothing_to_do(
+        inst: Installation, monkeypatch, capsys, own_too: bool, json_out: bool) -> None:
+    # a kill between the two rmdir calls that end a run: the rerun has nothing else to do
+    trash = inst.pkgs / TRASH_DIR
+    trash.mkdir()
+    if own_too:
+        own_trash_folder(inst.pkgs).mkdir(mode=0o700)
+    json_flag = ("--json",) if json_out else ()
+    code, out, _ = run(inst, monkeypatch, capsys, "--dry-run", *json_flag)
+    assert code == 0 and trash.exists()  # a dry run changes nothing
+    code, out, _ = run(inst, monkeypatch, capsys, "--yes", *json_flag)
+    assert code == 0 and not trash.exists()
+
+
+def test_a_trash_with_anything_in_it_is_not_tidied_away(inst: Installation, monkeypatch, capsys) -> None:
+    trash = inst.pkgs / TRASH_DIR
+    (trash / "12345").mkdir(parents=True)
+    (trash / "12345" / "theirs~1-1").write_text("another user's leftover")
+    code, _, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert (trash / "12345" / "theirs~1-1").exists()
+
+
 def test_entry_that_comes_into_use_during_the_prune_is_restored(inst: Installation) -> None:
     inst.package("late", size=10_000)
     inst.extract_to_cache(inst.packages["late-1.0-0"])

@@ -31,7 +31,7 @@ def search_paths_of(args: argparse.Namespace) -> list[Path]:
 
 def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: Output, locations: Locations) -> int:
     from ..cache_plan import plan_cache_prune
-    from ..removal import execute_plan
+    from ..removal import execute_plan, tidy_trash
     from ..render.cache_json import plan_json
     from ..summaries import default_path as default_summaries_path
 
@@ -71,6 +71,8 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
             + ("" if len(plan.blockers) == 1 else f" (and {len(plan.blockers) - 1} more doubt(s) above)")
         )
     if options.json and (options.dry_run or not work):
+        if not work and not options.dry_run:
+            tidy_trash(plan)
         doc = plan_json(plan, dry_run=options.dry_run, verbose=options.verbosity)
         if refusal:
             doc["success"] = False
@@ -84,6 +86,8 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
 
         render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
     if not work:
+        if not options.dry_run:
+            tidy_trash(plan)
         return EXIT_OK
     if refusal:
         raise RefusedForSafety(refusal)
