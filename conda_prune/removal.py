@@ -1,4 +1,5 @@
-"""Everything that moves, restores or deletes: one module to audit.
+"""Everything that moves, restores or deletes: one module to audit. Every change to disk is
+read in one place (split, a review misses one): that is why it is longer than the others.
 
 For environments that is :func:`remove_from_environment`, conda's own transaction. For package
 caches, the rest of this module:

@@ -43,13 +43,14 @@ from .results import (
     EnvPrunePlan,
     EnvPruneReport,
     Evidence,
+    Loads,
     MissingModule,
     Unsatisfied,
     Verdict,
 )
 
 __all__ = [
-    "KEPT", "NEEDED", "UNUSED", "UNUSED_REASON", "USED", "EnvPrunePlan", "Status", "EnvPruneReport", "Evidence", "MissingModule",
+    "KEPT", "NEEDED", "UNUSED", "UNUSED_REASON", "USED", "EnvPrunePlan", "Status", "EnvPruneReport", "Evidence", "Loads", "MissingModule",
     "Unsatisfied", "Verdict", "check_removal", "collect_evidence", "keep_patterns_unmatched", "lean_environment",
     "plan_env_prune", "unsatisfied",
 ]

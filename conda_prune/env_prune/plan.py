@@ -7,7 +7,7 @@ import json
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from ..appscan import (
@@ -30,6 +30,7 @@ from .results import (
     USED,
     EnvPrunePlan,
     Evidence,
+    Loads,
     Unsatisfied,
     Verdict,
 )
@@ -166,22 +167,37 @@ def plan_env_prune(
     self_hosting: bool = False,
     graph: DependencyGraph | None = None,
     roots: RootSet | None = None,
+    evidence_from: Mapping[str, Sequence[Evidence]] | None = None,
+    expanders: Sequence[Callable[[frozenset[str]], Loads]] = (),
+    keep_optional: bool = False,
 ) -> EnvPrunePlan:
     """Decide, for every package of ``env``, whether the application at ``scan`` needs it.
 
     ``self_hosting``: the environment is the base environment or the one running conda, so
     conda and its dependencies stay. ``roots``: what the user asked for, reported beside each
-    verdict (:func:`conda_prune.why.find_roots`). Reads only."""
+    verdict (:func:`conda_prune.why.find_roots`). ``evidence_from``: direct evidence found
+    outside the application's files (graph key -> evidence; a traced run). ``expanders``: given
+    what is needed so far, what those packages load themselves (:class:`Loads`); run to a fixed
+    point with the plugins. ``keep_optional``: what a used package can load on demand stays.
+    Reads only."""
     graph = DependencyGraph.build(env) if graph is None else graph
     asked_for = roots  # what the user asked for; ``roots`` below are what the application needs
     providers = environment_providers(env)
     evidence, missing, dynamic, typing_only = collect_evidence(env, scan, providers, graph)
+    for key, found in (evidence_from or {}).items():
+        if key in graph.nodes:
+            evidence.add([key], found[0])
+            evidence.by_key[key].extend(found[1:])
     kept = _always_kept(env, graph, keep, keep_list, self_hosting)
 
     roots = set(evidence.by_key) | set(kept)
     plugin_reasons: dict[str, list[Evidence]] = {}
     plugins = plugins_of(env, providers, graph)
     names_cache: dict[str, set[str]] = {}
+    loaded: dict[str, list[Evidence]] = {}  # key -> why a needed package loads it
+    on_demand: dict[str, list[Evidence]] = {}
+    load_doubts: list[str] = []
+    asked: dict[int, frozenset[str]] = {}  # expander -> the needed set it last saw
     while True:
         needed = graph.closure(roots)
         consumer_names: set[str] = set()
@@ -201,6 +217,21 @@ def plan_env_prune(
             )
             roots.add(plugin.provider)
             added = True
+        for n, expand in enumerate(expanders):
+            frozen = frozenset(needed)
+            if asked.get(n) == frozen:
+                continue
+            asked[n] = frozen
+            loads = expand(frozen)
+            load_doubts += [d for d in loads.doubts if d not in load_doubts]
+            for key, why in loads.on_demand.items():
+                if key in graph.nodes:
+                    on_demand.setdefault(key, []).extend(e for e in why if e not in on_demand.get(key, []))
+            for key, why in loads.needed.items():
+                if key in graph.nodes and key not in needed:
+                    loaded.setdefault(key, []).extend(why)
+                    roots.add(key)
+                    added = True
         if not added:
             break
 
@@ -222,6 +253,8 @@ def plan_env_prune(
             verdict = Verdict(**common, status=KEPT, reason=kept[key], evidence=tuple(direct))
         elif key in plugin_reasons:
             verdict = Verdict(**common, status=USED, reason=str(plugin_reasons[key][0]), evidence=tuple(direct))
+        elif key in loaded:
+            verdict = Verdict(**common, status=NEEDED, reason=str(loaded[key][0]), evidence=tuple(loaded[key]))
         elif key in needed:
             chain = chains.get(key, ())
             reason = f"needed by {chain[-2]}" if len(chain) > 1 else "needed by a used package"
@@ -245,8 +278,13 @@ def plan_env_prune(
                     f"installed with pip: conda cannot remove it; run 'python -m pip uninstall {node.name}' "
                     "in the environment"
                 )
-            verdict = Verdict(**common, status=UNUSED, reason=UNUSED_REASON, cautions=tuple(notes),
-                              removable=node.kind == "conda")
+            demand = tuple(dict.fromkeys(str(e) for e in on_demand.get(key, ())))
+            if keep_optional and (demand or cautions.get(key)):
+                verdict = Verdict(**common, status=KEPT, cautions=tuple(notes), on_demand=demand,
+                                  reason="--keep-optional: a used package can load it on demand")
+            else:
+                verdict = Verdict(**common, status=UNUSED, reason=UNUSED_REASON, cautions=tuple(notes),
+                                  on_demand=demand, removable=node.kind == "conda")
         asked = next((r for r in asked_for.of(key) if r.asked), None) if asked_for is not None else None
         if asked is not None:
             verdict = replace(verdict, asked_for=asked.description)
@@ -270,6 +308,7 @@ def plan_env_prune(
         graph=graph,
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
+    plan.doubts += load_doubts
     plan.doubts += [
         f"{env.prefix / 'conda-meta' / (d + '.json') if d != '*' else env.prefix / 'conda-meta'} could not be read: "
         "what that package needs is unknown"

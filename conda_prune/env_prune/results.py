@@ -42,6 +42,20 @@ class Evidence:
         return f"{self.detail} at {self.location}" if self.location else self.detail
 
 
+@dataclass
+class Loads:
+    """What the packages already needed load themselves (their imports, their native libraries).
+
+    ``needed``: loaded whenever they are used (a module-level import, a ``DT_NEEDED``): those
+    packages are needed. ``on_demand``: loaded only when some call asks for it (an import inside
+    a function, a lazy submodule): unused, but named as a doubt and kept with ``--keep-optional``.
+    Keys are the dependency graph's keys; each value says why, with the chain."""
+
+    needed: dict[str, list[Evidence]] = field(default_factory=dict)
+    on_demand: dict[str, list[Evidence]] = field(default_factory=dict)
+    doubts: list[str] = field(default_factory=list)  # each forbids removal (a trace that could not be read)
+
+
 @dataclass(frozen=True)
 class Verdict:
     key: str  # the dependency graph's key: "conda:numpy" or "pypi:requests"
@@ -54,6 +68,7 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
     needed_by: tuple[str, ...] = ()  # a chain of names from a used or kept package down to this one
     cautions: tuple[str, ...] = ()
+    on_demand: tuple[str, ...] = ()  # unused, but a used package can load it on demand: how (with the chain)
     removable: bool = False  # unused, and conda can remove it (not installed with pip)
     optional_only: bool = False  # used only through imports guarded by ``except ImportError``
     asked_for: str = ""  # how the user asked for it ("requested: pandas", "environment.yml: pandas>=2")
