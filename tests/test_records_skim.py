@@ -1,0 +1,79 @@
+"""The cache prune reads only the small fields of a record; it must agree with the full parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from builder import Installation
+
+from conda_prune.records import _SKIMMED, read_conda_meta, skim_record
+
+
+def _fields(records):  # type: ignore[no-untyped-def]
+    return sorted((r.dist, r.name, r.version, r.build, r.link_type, r.link_source, r.extracted_package_dir,
+                   r.depends, r.constrains, r.url, r.fn, r.requested_specs) for r in records)
+
+
+def test_skimmed_records_of_a_real_environment_equal_the_full_parse(inst: Installation) -> None:
+    inst.package("a", size=1_000, depends=["b"])
+    inst.package("b", size=1_000)
+    prefix = inst.create_env("e", ["a"])
+    raws = [p.read_bytes() for p in (prefix / "conda-meta").glob("*.json")]
+    assert raws and all(skim_record(r) is not None for r in raws)  # the layout conda writes
+    for raw in raws:
+        full = json.loads(raw)
+        assert skim_record(raw) == {k: v for k, v in full.items() if k.encode() in _SKIMMED}
+    skimmed = read_conda_meta(prefix, with_files=False)
+    whole = read_conda_meta(prefix, with_files=True)
+    assert _fields(skimmed.records) == _fields(whole.records) and not skimmed.problems
+
+
+RECORD = {"name": "a", "version": "1.10", "build": "0", "depends": ["b >=1"], "constrains": [],
+          "files": ["lib/x", 'odd\n  "name": "evil"'], "link": {"source": "/pkgs/a-1.10-0", "type": 1},
+          "url": "https://x/a-1.10-0.conda"}
+
+
+@pytest.mark.parametrize("raw, why", [
+    (json.dumps(RECORD).encode(), "one line"),
+    (json.dumps(RECORD, indent=1).encode(), "indented by one"),
+    (json.dumps(RECORD, indent=4).encode(), "indented by four"),
+    (json.dumps(RECORD, indent=2).encode()[:-3], "truncated"),
+    (json.dumps(RECORD, indent=2).encode().replace(b'"url"', b'"name"'), "a key twice"),
+    (json.dumps(RECORD, indent=2).encode().replace(b'"1.10"', b'"1.10" x'), "a value that does not parse"),
+])
+def test_anything_but_the_written_layout_goes_to_the_full_parser(raw: bytes, why: str) -> None:
+    assert skim_record(raw) is None, why
+
+
+def test_a_newline_inside_a_string_never_looks_like_a_key() -> None:
+    raw = json.dumps(RECORD, indent=2).encode()
+    assert skim_record(raw) == {k: v for k, v in RECORD.items() if k.encode() in _SKIMMED}
+    assert skim_record(raw)["name"] == "a"
+
+
+def test_a_broken_record_is_still_a_problem_when_skimmed(inst: Installation) -> None:
+    inst.package("a", size=1_000)
+    prefix = inst.create_env("e", ["a"])
+    record = next((prefix / "conda-meta").glob("a-*.json"))
+    data = json.loads(record.read_text())
+    data["depends"] = "not a list"
+    record.write_text(json.dumps(data, indent=2))
+    env = read_conda_meta(prefix, with_files=False)
+    assert env.unreadable == [record.name[:-5]] and "depends" in str(env.problems[0])
+
+
+def test_what_the_cache_prune_decides_is_the_same_either_way(inst: Installation, monkeypatch, tmp_path: Path) -> None:
+    from conda_prune import records
+    from conda_prune.cache_plan import plan_cache_prune
+
+    inst.package("a", size=1_000)
+    inst.package("b", size=1_000)
+    inst.create_env("e", ["a"])
+    inst.extract_to_cache(inst.packages["b-1.0-0"])
+    skimmed = plan_cache_prune(inst.locations())
+    monkeypatch.setattr(records, "skim_record", lambda raw: None)
+    full = plan_cache_prune(inst.locations())
+    assert [(d.entry.dist, d.action, d.reason) for d in skimmed.decisions] == \
+        [(d.entry.dist, d.action, d.reason) for d in full.decisions]
