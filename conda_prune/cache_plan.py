@@ -412,14 +412,15 @@ def plan_cache_prune(
     latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
     me = euid()
 
+    keep = locations.keep
     facts = [
         EntryFacts(
-            cache=cache, entry=entry, users=tuple(index.users(cache, entry)),
-            symlink_evidence=symlinks.get((str(cache.real), entry.dist)),
-            keep_match=keep_pattern(entry.name, locations.keep),
+            cache=cache, entry=entry, users=tuple(index.users(cache, entry, real)),
+            symlink_evidence=symlinks.get((real, entry.dist)),
+            keep_match=keep_pattern(entry.name, keep) if keep else None,
             latest=id(entry) in latest, euid=me, tarballs=tarballs, include_local=include_local,
         )
-        for cache in caches for entry in cache.entries.values()
+        for cache, real in ((c, str(c.real)) for c in caches) for entry in cache.entries.values()
     ]
     # measure what would go, then judge again with what measuring found; keeping one entry for
     # an outside hardlink can expose another, so repeat until nothing changes

@@ -190,12 +190,13 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
         except OSError:
             continue
         if is_dir:
-            folder = Path(item.path)
-            info = folder / "info"
-            if not ((info / "index.json").is_file() or (info / "repodata_record.json").is_file()):
+            # strings, not Path objects: this runs for every entry of every cache
+            info = os.path.join(item.path, "info")
+            if not (os.path.isfile(os.path.join(info, "index.json"))
+                    or os.path.isfile(os.path.join(info, "repodata_record.json"))):
                 continue  # not a package (cache/, notices, other tools' folders)
             entry = cache.entries.setdefault(name, CacheEntry(cache=path, dist=name))
-            entry.folder = folder
+            entry.folder = Path(item.path)
             entry.folder_is_symlink = is_link
             try:
                 st = item.stat(follow_symlinks=False)

@@ -74,8 +74,9 @@ class ReferenceIndex:
             # no path into a known cache (another tool's record, a moved cache): match by name
             self.by_name.setdefault(dist, []).append(Reference(prefix, dist, link_type, "name"))
 
-    def users(self, cache: PackageCache, entry: CacheEntry) -> list[Reference]:
-        refs = list(self.by_entry.get((str(cache.real), entry.dist), ()))
+    def users(self, cache: PackageCache, entry: CacheEntry, cache_real: str | None = None) -> list[Reference]:
+        """``cache_real``: ``str(cache.real)``, when the caller has it (a loop over every entry)."""
+        refs = list(self.by_entry.get((cache_real or str(cache.real), entry.dist), ()))
         refs += self.by_name.get(entry.dist, ())
         return refs
 
