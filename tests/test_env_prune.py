@@ -323,6 +323,6 @@ def test_lean_export_pins_direct_evidence_and_has_a_pip_section(inst: Installati
     assert data["channels"] == [inst.channel.as_uri()]
     conda = [d for d in data["dependencies"] if isinstance(d, str)]
     # pyyaml is needed only through the pip package: named, or pip would fetch its own copy
-    assert conda == ["pandas=2.2.2", "pip=24.0", "python=3.11.9", "pyyaml=6.0.1"]
+    assert conda == ["pandas=2.2.2=py311h0", "pip=24.0=pyh0", "python=3.11.9=h0", "pyyaml=6.0.1=py311h0"]
     assert data["dependencies"][-1] == {"pip": ["httpx-mock==0.3"]}
     assert "scipy" not in json.dumps(data)

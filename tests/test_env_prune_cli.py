@@ -156,7 +156,8 @@ def test_export_writes_a_lean_environment_file(inst, monkeypatch, capsys) -> Non
                        "--export", str(target))
     assert code == 0 and f"Wrote {target}" in out
     text = target.read_text()
-    assert "  - pandas=2.2.2\n" in text and "  - pytables=3.9.2\n" in text and "  - black=24.4.2\n" in text
+    assert "  - pandas=2.2.2=py311h0\n" in text and "  - pytables=3.9.2=py311h0\n" in text
+    assert "  - black=24.4.2=py311h0\n" in text
     assert "scipy" not in text and "matplotlib" not in text
     assert snapshot(prefix) == before  # an export removes nothing
 
@@ -167,7 +168,7 @@ def test_export_under_dry_run_shows_the_file_and_writes_nothing(inst, monkeypatc
     code, out, _ = run(inst, monkeypatch, capsys, "-p", str(prefix), "--app", str(inst.root / "app"),
                        "--export", str(target), "--dry-run")
     assert code == 0 and not target.exists()
-    assert "Would write" in out and "  - pandas=2.2.2" in out
+    assert "Would write" in out and "  - pandas=2.2.2=py311h0" in out
 
 
 def test_without_conda_removal_is_refused_in_one_line_but_dry_run_and_export_work(inst) -> None:

@@ -97,8 +97,11 @@ class Demo:
             PYTHONUNBUFFERED="1",
             PYTHONIOENCODING="utf-8",
         )
-        for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "PYTHONPATH"):
+        for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
             env.pop(key, None)
+        # this checkout's conda_prune, not whichever one is installed (an editable install of another
+        # checkout would make the README pass or fail on code other than this)
+        env["PYTHONPATH"] = str(ROOT)
         return env
 
     def normalised(self, text: str) -> str:

@@ -365,7 +365,7 @@ def test_export_keeps_the_users_own_specs_from_the_file(inst, run, tmp_path):
     assert data["roots_from"] == str(env_file) and data["asked_for"] == ["pandas", "pytorch"]
     text = lean.read_text()
     assert "  - pytorch>=2\n" in text and "  - pandas\n" in text
-    assert "  - python=3.11.8\n" in text  # kept by rule, not in the file: pinned as before
+    assert "  - python=3.11.8=h0\n" in text  # kept by rule, not in the file: pinned exactly, as before
     assert "where environment.yml gives no spec" in text
 
 

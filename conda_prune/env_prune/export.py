@@ -1,4 +1,4 @@
-"""The lean environment file: what the application uses, pinned to the installed versions."""
+"""The lean environment file: what the application uses, pinned exactly to the installed builds."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def lean_environment(plan: EnvPrunePlan, env: EnvironmentData, name: str | None 
                 conda.append(v)
     if pip and not any(v.name == "pip" for v in conda):
         pip_node = graph.nodes.get("conda:pip")
-        conda.append(Verdict("conda:pip", "pip", pip_node.version if pip_node else "", "", "conda", NEEDED, ""))
+        version, build = (pip_node.version, pip_node.build) if pip_node else ("", "")
+        conda.append(Verdict("conda:pip", "pip", version, build, "conda", NEEDED, ""))
     records = {f"conda:{r.name}": r for r in env.records}
     counts: dict[str, int] = {}
     for v in conda:
@@ -53,26 +54,98 @@ def lean_environment(plan: EnvPrunePlan, env: EnvironmentData, name: str | None 
             counts[channel] = counts.get(channel, 0) + 1
     channels = sorted(counts, key=lambda c: (-counts[c], c))
     own = _file_specs(plan)
-    pinned = "pinned to the installed versions"
+    pinned = "pinned to the installed version and build"
     if own:
         pinned += f" where {Path(plan.roots.file).name} gives no spec" if plan.roots else ""
-    lines = [
-        f"# What {', '.join(plan.apps)} uses in {env.prefix}, {pinned}.",
-        "# Written by conda prune --export; rebuild with: conda env create -f THIS_FILE",
-        f"name: {name or env.prefix.name}",
+    dependencies: list[str | dict[str, list[str]]] = [
+        own.get(v.key) or _conda_pin(v) for v in sorted(conda, key=lambda v: v.name)
     ]
-    if channels:
-        lines.append("channels:")
-        lines += [f"  - {c}" for c in channels]
-    lines.append("dependencies:")
-    for v in sorted(conda, key=lambda v: v.name):
-        lines.append(f"  - {own[v.key]}" if v.key in own else f"  - {v.name}={v.version}" if v.version else f"  - {v.name}")
     if pip:
-        lines.append("  - pip:")
-        lines += [f"    - {own.get(v.key) or f'{v.name}=={v.version}'}" for v in sorted(pip, key=lambda v: v.name.lower())]
-    for v in editable:
-        lines.append(f"# {v.name} {v.version} is an editable install: add it back with pip install -e")
-    return "\n".join(lines) + "\n"
+        pip.sort(key=lambda v: v.name.lower())
+        dependencies.append({"pip": [own.get(v.key) or _pip_pin(v) for v in pip]})
+    document: dict[str, object] = {"name": name or env.prefix.name}
+    if channels:
+        document["channels"] = channels
+    document["dependencies"] = dependencies
+    head = [  # a line each, so that the text stays readable at 80 columns in all but the longest paths
+        f"What {', '.join(plan.apps)} uses in {env.prefix},",
+        f"{pinned}.",
+        "Written by conda prune --export; rebuild with: conda env create -f THIS_FILE",
+    ]
+    tail = [f"{v.name} {v.version} is an editable install: add it back with pip install -e" for v in editable]
+    return _comments(head) + dump_yaml(document) + _comments(tail)
+
+
+def _conda_pin(v: Verdict) -> str:
+    """An exact conda pin. ``name=1.2`` is a fuzzy match in conda (``1.2*``: it accepts 1.2.5);
+    ``name=1.2=build`` and ``name==1.2`` match that version only."""
+    if not v.version:
+        return v.name
+    return f"{v.name}={v.version}={v.build}" if v.build else f"{v.name}=={v.version}"
+
+
+def _pip_pin(v: Verdict) -> str:
+    return f"{v.name}=={v.version}" if v.version else v.name
+
+
+def _comments(lines: list[str]) -> str:
+    """YAML comment lines. A line break in a path would end the comment and turn the rest into
+    YAML, and YAML forbids non-printable characters anywhere: both are written escaped."""
+    def printable(text: str) -> str:
+        return "".join(c if c.isprintable() or c == "\t" else c.encode("unicode_escape").decode() for c in text)
+
+    return "".join(f"# {printable(line)}\n" for line in lines)
+
+
+def dump_yaml(document: dict) -> str:
+    """``document`` as YAML that reads back as exactly the strings written.
+
+    Strings a YAML 1.1 reader (PyYAML and the tools built on it) takes for something else
+    (``yes``, ``on``, ``1:20``, ``~``) are single-quoted first: the emitters below follow YAML 1.2,
+    where those are plain strings, and leave them bare. What YAML 1.2 itself would misread
+    (``1.10``, ``null``, ``1e5``, ``a: b``, ``#x``, ``*x``) they quote on their own."""
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    yaml11 = VersionedResolver(version=(1, 1))
+    string = "tag:yaml.org,2002:str"
+
+    def marked(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: marked(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [marked(v) for v in value]
+        if isinstance(value, str) and yaml11.resolve(ScalarNode, value, (True, False)) != string:
+            return SingleQuotedScalarString(value)
+        return value
+
+    try:
+        # conda's own emitter, the one ``conda env export`` writes with (conda 26.1 and later).
+        # The older ``conda.common.serialize.yaml_safe_dump(object, stream=None)`` is pending
+        # deprecation since then (removed in 27.3) and uses ruamel's safe representer, which
+        # refuses the quoted-string marker above: older conda gets the fallback, the same ruamel
+        # emitter set up as conda sets up its own.
+        from conda.common.serialize.yaml import dumps
+    except ImportError:
+        dumps = _ruamel_dumps
+    return dumps(marked(document))
+
+
+def _ruamel_dumps(document: dict) -> str:
+    """Without conda: ruamel.yaml (already a dependency, for reading environment files) in
+    round-trip mode with conda's settings. Round-trip rather than safe mode: only its representer
+    honours the quoted-string marker, and both quote what YAML 1.2 would misread."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, offset=2, sequence=4)
+    yaml.default_flow_style = False
+    stream = StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
 
 
 def _file_specs(plan: EnvPrunePlan) -> dict[str, str]:
