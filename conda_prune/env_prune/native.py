@@ -1,0 +1,299 @@
+"""Native libraries: what the ELF files of needed packages load, and which packages provide it.
+
+An extension module (``psycopg2/_psycopg.so``), a program in ``bin/`` or a library in ``lib/``
+names the shared libraries it needs in its dynamic section (``DT_NEEDED``) and where to look
+for them (``DT_RPATH`` / ``DT_RUNPATH``, ``$ORIGIN`` being its own folder). Each name is looked
+up where the dynamic loader would find it inside the environment: those folders, then the
+environment's ``lib/``. The file found maps to the package that installed it (conda's ``files``,
+pip's ``RECORD``), and that package is needed: "libpq.so.5 <- psycopg2/_psycopg.so". A library
+the environment does not hold (``libc.so.6``) is the system's and says nothing.
+
+:class:`NativeLibraries` is an expander for :func:`conda_prune.env_prune.plan_env_prune`:
+called with the packages needed so far, it reads their files (each package once) and returns
+what they load as :class:`~conda_prune.env_prune.results.Loads`; the plan calls it again for
+what that brings in, so ``libpq`` brings ``libssl`` in turn.
+
+Only the dynamic section is read, with pyelftools. A file with the ELF magic that pyelftools
+cannot read is a problem line naming it; as what it loads is unknown, every package with a
+shared library in ``lib/`` stays. Mach-O (macOS) and PE (Windows) files are not read.
+
+Per-file results are cached between runs by (path, size, mtime) under the user's cache folder,
+as the application scan does: an environment of numpy and scipy has hundreds of ELF files,
+and ``bench/native_libraries.py`` prints what the cache saves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..appscan import LIBRARY
+from ..environment import file_owners, files_of
+from ..graph import DependencyGraph
+from ..records import EnvironmentData
+from ..safeio import open_regular
+from .results import Evidence, Loads
+
+ELF_MAGIC = b"\x7fELF"
+
+#: bump when what is kept per file changes, so older cache files are not reused
+CACHE_VERSION = 1
+
+#: file names that are never ELF, so they are not even opened (an environment has tens of
+#: thousands of .py files; a file with any other name is opened and its first bytes read)
+_NOT_BINARY = re.compile(
+    r"\.(?:py|pyc|pyi|pyx|pxd|pxi|h|hpp|hxx|c|cc|cpp|f|f90|txt|md|rst|json|yaml|yml|toml|cfg|ini|pth|typed|"
+    r"html|htm|js|css|map|svg|png|jpg|gif|ico|csv|xml|mo|po|pc|cmake|la|a|mod|sh|bat|ps1|fish|csh|zsh|tcl|pl|pm|"
+    r"rb|lua|R|Rd|rds|afm|ttf|otf|tex|sty|npy|npz|mat|nc|zip|gz|bz2|xz|zst|tar|whl|egg|pem|crt|cnf|def|sip|"
+    r"jinja|j2|tmpl|template|in|am|m4|ac|mk|conf|desktop|service|ipynb|pyx\.in)$"
+    r"|(?:^|/)(?:METADATA|RECORD|WHEEL|INSTALLER|REQUESTED|LICENSE[^/]*|COPYING[^/]*|NOTICE[^/]*|README[^/]*)$",
+    re.IGNORECASE,
+)
+
+_ORIGIN = re.compile(r"\$(?:ORIGIN\b|\{ORIGIN\})")
+_SITE = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
+
+#: no real ELF file needs more to describe its dynamic section; a hostile one cannot make us hold more
+_MAX_ENTRIES = 4096
+
+
+@dataclass(frozen=True)
+class ElfLinks:
+    """What one ELF file's dynamic section says: the libraries it needs and where to look."""
+
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+
+
+class NotElf(Exception):
+    """The file does not start with the ELF magic."""
+
+
+def read_elf_links(path: str | os.PathLike[str]) -> ElfLinks:
+    """``DT_NEEDED``, ``DT_RPATH`` and ``DT_RUNPATH`` of an ELF file.
+
+    Raises :class:`NotElf` for any other file, :class:`OSError` when it cannot be opened, and
+    any exception of pyelftools (``ELFError``, ``struct.error``...) when it is not a readable
+    ELF file: the callers turn those into a problem line."""
+    # pyelftools: a well-kept reader of every ELF class, byte order and machine, rather than a
+    # hand-written one; it reads lazily, so only the headers and the dynamic segment are read
+    from elftools.elf.elffile import ELFFile
+
+    fd = open_regular(path, limit=1 << 40, follow=False)  # never a FIFO or a device; size is no concern here
+    with os.fdopen(fd, "rb") as fh:
+        if fh.read(4) != ELF_MAGIC:
+            raise NotElf(str(path))
+        fh.seek(0)
+        elf = ELFFile(fh)
+        needed: list[str] = []
+        rpath: list[str] = []
+        runpath: list[str] = []
+        for segment in elf.iter_segments():  # the segment, not the section: stripped files keep it
+            if segment["p_type"] != "PT_DYNAMIC":
+                continue
+            for n, tag in enumerate(segment.iter_tags()):
+                if n > _MAX_ENTRIES:
+                    break
+                kind = tag.entry.d_tag
+                if kind == "DT_NEEDED":
+                    needed.append(tag.needed)
+                elif kind == "DT_RPATH":
+                    rpath += [p for p in tag.rpath.split(":") if p]
+                elif kind == "DT_RUNPATH":
+                    runpath += [p for p in tag.runpath.split(":") if p]
+            break
+        return ElfLinks(tuple(needed), tuple(rpath), tuple(runpath))
+
+
+def shown(rel: str) -> str:
+    """A file as the evidence names it: relative to site-packages there, else to the prefix."""
+    return _SITE.sub("", rel)
+
+
+@dataclass
+class _FileCache:
+    """Per-file results between runs: prefix-relative path -> [size, mtime_ns, result]."""
+
+    path: Path | None
+    entries: dict[str, list] = field(default_factory=dict)
+    changed: bool = False
+
+    @classmethod
+    def open(cls, cache_dir: Path | None, prefix: Path) -> _FileCache:
+        if cache_dir is None:
+            return cls(None)
+        digest = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        path = Path(cache_dir) / "native" / f"{digest}.json"
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return cls(path)
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("files"), dict):
+            return cls(path)
+        return cls(path, data["files"])
+
+    def save(self) -> None:
+        """Atomically; a cache that cannot be written is simply not there next time."""
+        if self.path is None or not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".native-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"version": CACHE_VERSION, "files": self.entries}, separators=(",", ":")))
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass
+        self.changed = False
+
+
+class NativeLibraries:
+    """The native-library expander of one environment (see the module docstring).
+
+    ``problems``: ELF files that could not be read, one line each, for the plan's problems.
+    ``files_read`` / ``files_cached``: how many ELF candidates were parsed or came from the cache."""
+
+    def __init__(self, env: EnvironmentData, graph: DependencyGraph, *, cache_dir: Path | None = None) -> None:
+        self.env = env
+        self.graph = graph
+        self.prefix = os.path.normpath(os.path.abspath(env.prefix))
+        self.owners = file_owners(env)
+        self.problems: list[str] = []
+        self.files_read = 0
+        self.files_cached = 0
+        self._cache = _FileCache.open(cache_dir, env.prefix)
+        self._loads: dict[str, dict[str, list[Evidence]]] = {}  # package key -> keys it loads -> why
+        self._unreadable: list[tuple[str, str]] = []  # (key, rel) of ELF files that could not be read
+
+    def __call__(self, needed: frozenset[str]) -> Loads:
+        for key in sorted(needed):
+            if key not in self._loads and key in self.graph.nodes:
+                self._loads[key] = self._package_loads(key)
+        self._cache.save()
+        loads = Loads()
+        for key in sorted(needed):
+            for child, why in self._loads.get(key, {}).items():
+                if child not in needed:
+                    loads.needed.setdefault(child, []).extend(why)
+        if any(key in needed for key, _ in self._unreadable):
+            unknown = [rel for key, rel in self._unreadable if key in needed]
+            why = Evidence(LIBRARY, f"{shown(unknown[0])} may load it (an ELF file that could not be read)")
+            for child in sorted(self._library_packages()):
+                if child not in needed:
+                    loads.needed.setdefault(child, []).append(why)
+        return loads
+
+    # -- one package --------------------------------------------------------------------------
+
+    def _package_loads(self, key: str) -> dict[str, list[Evidence]]:
+        found: dict[str, list[Evidence]] = {}
+        for rel in files_of(self.graph.nodes[key]):
+            if _NOT_BINARY.search(rel):
+                continue
+            links = self._links(key, rel)
+            if links is None:
+                continue
+            for library in links.needed:
+                for owner in self._resolve(rel, library, links):
+                    if owner != key and owner in self.graph.nodes:
+                        evidence = Evidence(LIBRARY, f"{library} <- {shown(rel)}")
+                        if evidence not in found.get(owner, ()):
+                            found.setdefault(owner, []).append(evidence)
+        return found
+
+    def _links(self, key: str, rel: str) -> ElfLinks | None:
+        """The dynamic section of one file of the package, from the cache while it is unchanged."""
+        path = os.path.join(self.prefix, rel)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_size < 4:
+            return None  # a symlink's target is a file of its own; a missing file loads nothing
+        cached = self._cache.entries.get(rel)
+        if isinstance(cached, list) and len(cached) == 3 and cached[:2] == [st.st_size, st.st_mtime_ns]:
+            self.files_cached += 1
+            result = cached[2]
+        else:
+            self.files_read += 1
+            result = self._read(path)
+            self._cache.entries[rel] = [st.st_size, st.st_mtime_ns, result]
+            self._cache.changed = True
+        if result is None:
+            return None
+        if isinstance(result, str):
+            self._unreadable.append((key, rel))
+            self.problems.append(
+                f"{path}: has the ELF magic but cannot be read as an ELF file ({result}); what it loads is unknown, "
+                f"so every package with a shared library in lib/ is kept; reinstall {self.graph.nodes[key].name}"
+            )
+            return None
+        try:
+            return ElfLinks(*(tuple(str(x) for x in part) for part in result))
+        except (TypeError, ValueError):  # a cache entry someone edited: read the file again
+            self._cache.entries.pop(rel, None)
+            return self._links(key, rel)
+
+    @staticmethod
+    def _read(path: str) -> list | str | None:
+        """None (not ELF, or unreadable as a file), the three lists, or why it is no readable ELF."""
+        try:
+            links = read_elf_links(path)
+        except NotElf:
+            return None
+        except OSError:
+            return None  # not ours to judge here: the file itself is gone or not a regular file
+        except Exception as exc:  # noqa: BLE001 - any error of the parser: a corrupt or hostile file
+            return f"{type(exc).__name__}: {exc}"[:200]
+        return [list(links.needed), list(links.rpath), list(links.runpath)]
+
+    # -- where the loader finds a library -----------------------------------------------------
+
+    def _resolve(self, rel: str, library: str, links: ElfLinks) -> set[str]:
+        """The packages owning the file ``library`` resolves to, for the ELF file at ``rel``.
+
+        The dynamic loader reads ``DT_RUNPATH`` when there is one and ``DT_RPATH`` otherwise;
+        within the environment, the folders either names come first, then its ``lib/``, where
+        the interpreter's own ``RPATH`` ($ORIGIN/../lib) and conda's activation point."""
+        origin = os.path.dirname(os.path.join(self.prefix, rel))
+        if "/" in library:  # a path, not a name: relative to the working directory, or absolute
+            folders: Iterable[str] = [os.path.dirname(library)] if os.path.isabs(library) else []
+            library = os.path.basename(library)
+        else:
+            folders = [_ORIGIN.sub(lambda _: origin, d) for d in (links.runpath or links.rpath)]
+            folders = [*folders, os.path.join(self.prefix, "lib")]
+        for folder in folders:
+            candidate = os.path.normpath(os.path.join(folder, library))
+            inside = os.path.relpath(candidate, self.prefix).replace(os.sep, "/")
+            if inside.startswith("../") or os.path.isabs(inside):
+                continue  # outside the environment: the system's, or the build machine's
+            if inside in self.owners:
+                return self.owners[inside]
+            if os.path.exists(candidate):
+                real = os.path.relpath(os.path.realpath(candidate), os.path.realpath(self.prefix))
+                return self.owners.get(real.replace(os.sep, "/"), set())  # the loader stops at the first file
+        return set()
+
+    def _library_packages(self) -> set[str]:
+        return {key for rel, keys in self.owners.items() if _is_shared_library(rel) for key in keys}
+
+
+def _is_shared_library(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 2 and parts[0] == "lib" and (".so" in parts[1] or parts[1].endswith(".dylib"))

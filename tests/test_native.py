@@ -1,0 +1,149 @@
+"""Native libraries as evidence: what the ELF files of needed packages load (DT_NEEDED, RPATH,
+RUNPATH), on real shared libraries compiled here and shipped in real conda packages."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from builder import SITE, Installation
+from conda_prune.appscan import scan_app
+from conda_prune.env_prune import NEEDED, UNUSED, plan_env_prune
+from conda_prune.env_prune.native import NativeLibraries, read_elf_links
+from conda_prune.graph import DependencyGraph
+from conda_prune.records import read_environment
+
+CC = shutil.which("cc") or shutil.which("gcc")
+needs_cc = pytest.mark.skipif(CC is None, reason="needs a C compiler (cc) to build shared libraries")
+
+
+def compile_library(out: Path, source: str, *args: str) -> bytes:
+    """A real shared library from C ``source``; ``args`` go to the linker (-l, -rpath...)."""
+    src = out.with_suffix(".c")
+    src.write_text(source)
+    subprocess.run([CC, "-shared", "-fPIC", "-o", str(out), str(src), *args], check=True, capture_output=True)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def libs(tmp_path_factory) -> dict[str, bytes]:
+    """libpq.so.5; an extension module needing it; libbar.so.1; libfoo.so.1 needing libbar
+    through DT_RUNPATH $ORIGIN/bar, and the same through DT_RPATH."""
+    d = tmp_path_factory.mktemp("cc")
+    out = {
+        "libpq": compile_library(d / "libpq.so.5", "int pq_version(void) { return 5; }\n", "-Wl,-soname,libpq.so.5"),
+        "libbar": compile_library(d / "libbar.so.1", "int bar(void) { return 1; }\n", "-Wl,-soname,libbar.so.1"),
+    }
+    out["psycopg"] = compile_library(
+        d / "_psycopg.so", "int pq_version(void);\nint init(void) { return pq_version(); }\n",
+        f"-L{d}", "-l:libpq.so.5",
+    )
+    foo = "int bar(void);\nint foo(void) { return bar(); }\n"
+    out["foo_runpath"] = compile_library(d / "libfoo_r.so.1", foo, f"-L{d}", "-l:libbar.so.1",
+                                         "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/bar")
+    out["foo_rpath"] = compile_library(d / "libfoo_p.so.1", foo, f"-L{d}", "-l:libbar.so.1",
+                                       "-Wl,--disable-new-dtags", "-Wl,-rpath,$ORIGIN/bar")
+    return out
+
+
+def plan_with_native(inst: Installation, prefix: Path, app_files: dict[str, str], tmp_path: Path):
+    app = tmp_path / "app"
+    for rel, text in app_files.items():
+        (app / rel).parent.mkdir(parents=True, exist_ok=True)
+        (app / rel).write_text(text)
+    env = read_environment(prefix)
+    graph = DependencyGraph.build(env)
+    native = NativeLibraries(env, graph)
+    plan = plan_env_prune(env, scan_app([app], cache_dir=None), graph=graph, expanders=[native])
+    return plan, native
+
+
+@needs_cc
+def test_the_reader_finds_needed_libraries_and_search_paths(libs, tmp_path) -> None:
+    (tmp_path / "a.so").write_bytes(libs["foo_runpath"])
+    (tmp_path / "b.so").write_bytes(libs["foo_rpath"])
+    runpath, rpath = read_elf_links(tmp_path / "a.so"), read_elf_links(tmp_path / "b.so")
+    assert "libbar.so.1" in runpath.needed and runpath.runpath == ("$ORIGIN/bar",) and not runpath.rpath
+    assert "libbar.so.1" in rpath.needed and rpath.rpath == ("$ORIGIN/bar",) and not rpath.runpath
+
+
+@needs_cc
+def test_a_library_only_a_pip_extension_module_loads_is_needed(inst: Installation, libs, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"], "include/libpq-fe.h": "/* */\n"})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"],
+                     files={"psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so": libs["psycopg"]})
+    plan, native = plan_with_native(inst, prefix, {"a.py": "import psycopg2\n"}, tmp_path)
+    libpq = plan.verdict("libpq")
+    assert libpq.status == NEEDED and not libpq.removable
+    assert libpq.reason == "libpq.so.5 <- psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so"
+    assert not native.problems
+    # without the expander (as before): conda's libpq was called unused, and conda would remove it
+    env = read_environment(prefix)
+    before = plan_env_prune(env, scan_app([tmp_path / "app"], cache_dir=None))
+    assert before.verdict("libpq").removable
+
+
+@needs_cc
+@pytest.mark.parametrize("variant", ["foo_runpath", "foo_rpath"])
+def test_origin_search_paths_come_before_lib(inst: Installation, libs, tmp_path, variant) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("barlib", "1.0", "h0", files={"lib/bar/libbar.so.1": libs["libbar"]})
+    inst.package("decoy", "1.0", "h0", files={"lib/libbar.so.1": libs["libbar"]})  # found only without $ORIGIN
+    inst.package("foo", "1.0", "h0", files={"lib/libfoo.so.1": libs[variant]})
+    prefix = inst.create_env("e", ["python", "barlib", "decoy", "foo"])
+    plan, _ = plan_with_native(inst, prefix, {"a.py": "import ctypes\nctypes.CDLL('libfoo.so.1')\n"}, tmp_path)
+    assert plan.verdict("foo").status == "used"
+    assert plan.verdict("barlib").status == NEEDED and plan.verdict("barlib").reason == "libbar.so.1 <- lib/libfoo.so.1"
+    assert plan.verdict("decoy").status == UNUSED
+
+
+@needs_cc
+def test_what_a_needed_library_loads_is_needed_in_turn(inst: Installation, libs, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("barlib", "1.0", "h0", files={"lib/bar/libbar.so.1": libs["libbar"]})
+    inst.package("foo", "1.0", "h0", files={"lib/libfoo.so.1": libs["foo_runpath"]})
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    prefix = inst.create_env("e", ["python", "barlib", "foo", "libpq"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"], files={"psycopg2/_psycopg.so": libs["psycopg"]})
+    plan, _ = plan_with_native(inst, prefix, {"a.py": "import psycopg2\n"}, tmp_path)
+    assert plan.verdict("libpq").status == NEEDED
+    assert plan.verdict("foo").status == UNUSED and plan.verdict("barlib").status == UNUSED
+
+
+@needs_cc
+def test_an_unreadable_elf_file_is_a_problem_and_what_it_may_load_stays(inst: Installation, libs, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    inst.package("broken", "1.0", "h0", files={"lib/libbroken.so.1": b"\x7fELF\x02\x01\x01" + b"\xff" * 40})
+    prefix = inst.create_env("e", ["python", "libpq", "broken"])
+    plan, native = plan_with_native(inst, prefix, {"a.py": "import ctypes\nctypes.CDLL('libbroken.so.1')\n"}, tmp_path)
+    assert len(native.problems) == 1
+    assert str(prefix / "lib/libbroken.so.1") in native.problems[0] and "reinstall broken" in native.problems[0]
+    libpq = plan.verdict("libpq")
+    assert libpq.status == NEEDED and not libpq.removable
+    assert "lib/libbroken.so.1 may load it" in libpq.reason
+
+
+@needs_cc
+def test_results_are_cached_per_file_until_it_changes(inst: Installation, libs, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    ext = "psycopg2/_psycopg.so"
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"], files={ext: libs["psycopg"]})
+    env = read_environment(prefix)
+    graph = DependencyGraph.build(env)
+    every = frozenset(graph.nodes)
+    first = NativeLibraries(env, graph, cache_dir=tmp_path / "cache")
+    assert "conda:libpq" in first(every - {"conda:libpq"}).needed and first.files_read >= 2
+    second = NativeLibraries(env, graph, cache_dir=tmp_path / "cache")
+    assert "conda:libpq" in second(every - {"conda:libpq"}).needed
+    assert second.files_read == 0 and second.files_cached == first.files_read
+    (prefix / SITE / ext).write_bytes(libs["libbar"])  # now it needs nothing of libpq
+    third = NativeLibraries(env, graph, cache_dir=tmp_path / "cache")
+    assert "conda:libpq" not in third(every - {"conda:libpq"}).needed and third.files_read == 1
