@@ -15,6 +15,7 @@ from ..appscan import (
 )
 from ..environment import (
     environment_providers,
+    file_owners,
     name_matches,
     owner_key,
 )
@@ -87,6 +88,28 @@ def _always_kept(
             if source and key in graph.nodes:
                 kept.setdefault(key, f"an editable install of {source}: its modules live outside the environment")
     return kept
+
+
+def pip_over_conda(env: EnvironmentData) -> dict[str, tuple[str, str]]:
+    """Conda records whose files a pip-installed distribution's RECORD now lists (``pip install
+    -U numpy`` in a conda environment): conda's transaction would delete the files pip now owns.
+    key -> (why it stays, what to do instead)."""
+    owners = file_owners(env)
+    found: dict[str, tuple[str, str]] = {}
+    for dist in env.pip:
+        if not dist.is_pip_installed:
+            continue
+        for path in dist.files:
+            for key in owners.get(path, ()):
+                if key.startswith("conda:") and key not in found:
+                    name = key.split(":", 1)[1]
+                    found[key] = (
+                        f"pip installed {dist.name} {dist.version} over it: {path} and other files are now pip's, "
+                        "and removing it through conda would delete them",
+                        f"run 'python -m pip uninstall {dist.name}' in the environment first, then conda prune "
+                        f"again (or 'conda install --force-reinstall {name}' to give the files back to conda)",
+                    )
+    return found
 
 
 def _chains(graph: DependencyGraph, roots: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -189,6 +212,9 @@ def plan_env_prune(
             evidence.add([key], found[0])
             evidence.by_key[key].extend(found[1:])
     kept = _always_kept(env, graph, keep, keep_list, self_hosting)
+    replaced = pip_over_conda(env)
+    for key, (why, _) in replaced.items():
+        kept.setdefault(key, why)
 
     roots = set(evidence.by_key) | set(kept)
     plugin_reasons: dict[str, list[Evidence]] = {}
@@ -250,7 +276,8 @@ def plan_env_prune(
             verdict = Verdict(**common, status=USED, reason=str(evidence.by_key[key][0]),
                               evidence=tuple(direct), optional_only=evidence.optional.get(key, False))
         elif key in kept:
-            verdict = Verdict(**common, status=KEPT, reason=kept[key], evidence=tuple(direct))
+            verdict = Verdict(**common, status=KEPT, reason=kept[key], evidence=tuple(direct),
+                              cautions=(replaced[key][1],) if key in replaced else ())
         elif key in plugin_reasons:
             verdict = Verdict(**common, status=USED, reason=str(plugin_reasons[key][0]), evidence=tuple(direct))
         elif key in loaded:
