@@ -23,6 +23,8 @@ from ..graph import INJECTED, DependencyGraph, marker_environment
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
 from ..roots import RootSet
 from .evidence import collect_evidence, names_of, plugins_of
+from .extras import Extras
+from .metapackages import METAPACKAGE, Metapackages
 from .results import (
     KEPT,
     NEEDED,
@@ -217,6 +219,8 @@ def plan_env_prune(
         kept.setdefault(key, why)
 
     roots = set(evidence.by_key) | set(kept)
+    extras = Extras(env, graph, scan, providers)  # what needed packages load, besides the caller's expanders
+    expanders = [*expanders, extras, Metapackages(graph, graph.closure(kept), asked_for)]
     plugin_reasons: dict[str, list[Evidence]] = {}
     plugins = plugins_of(env, providers, graph)
     names_cache: dict[str, set[str]] = {}
@@ -280,8 +284,9 @@ def plan_env_prune(
                               cautions=(replaced[key][1],) if key in replaced else ())
         elif key in plugin_reasons:
             verdict = Verdict(**common, status=USED, reason=str(plugin_reasons[key][0]), evidence=tuple(direct))
-        elif key in loaded:
-            verdict = Verdict(**common, status=NEEDED, reason=str(loaded[key][0]), evidence=tuple(loaded[key]))
+        elif key in loaded:  # a metapackage stays by rule, with what it brings; the rest is needed
+            verdict = Verdict(**common, status=KEPT if loaded[key][0].kind == METAPACKAGE else NEEDED,
+                              reason=str(loaded[key][0]), evidence=tuple(loaded[key]))
         elif key in needed:
             chain = chains.get(key, ())
             reason = f"needed by {chain[-2]}" if len(chain) > 1 else "needed by a used package"
@@ -336,6 +341,7 @@ def plan_env_prune(
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
     plan.doubts += load_doubts
+    plan.problems += extras.problems
     plan.doubts += [
         f"{env.prefix / 'conda-meta' / (d + '.json') if d != '*' else env.prefix / 'conda-meta'} could not be read: "
         "what that package needs is unknown"
