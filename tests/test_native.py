@@ -147,3 +147,38 @@ def test_results_are_cached_per_file_until_it_changes(inst: Installation, libs, 
     (prefix / SITE / ext).write_bytes(libs["libbar"])  # now it needs nothing of libpq
     third = NativeLibraries(env, graph, cache_dir=tmp_path / "cache")
     assert "conda:libpq" not in third(every - {"conda:libpq"}).needed and third.files_read == 1
+
+
+@needs_cc
+def test_the_command_counts_native_libraries_and_warns_of_unreadable_elf_files(inst: Installation, libs, tmp_path,
+                                                                            monkeypatch, capsys) -> None:
+    import json
+    import os
+
+    from conda_prune.cli.standalone import main
+
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    inst.package("broken", "1.0", "h0", files={"bin/tool": b"\x7fELF" + b"\x00" * 60})
+    prefix = inst.create_env("e", ["python", "libpq", "broken"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"], files={"psycopg2/_psycopg.so": libs["psycopg"]})
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "a.py").write_text("import psycopg2\n")
+    (app / "Makefile").write_text("run:\n\ttool --help\n")
+    for key in [k for k in os.environ if k.startswith(("CONDA", "MAMBA"))]:
+        monkeypatch.delenv(key)
+    for key, value in inst.environ(CONDA_PRUNE_CACHE_DIR=str(tmp_path / "cache")).items():
+        monkeypatch.setenv(key, value)
+    code = main(["prune", "-p", str(prefix), "--app", str(app), "--dry-run", "--json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    verdicts = {v["name"]: v for v in doc["packages"]} if "packages" in doc else None
+    assert code == 0, err
+    assert verdicts is not None, sorted(doc)
+    assert verdicts["libpq"]["status"] == "needed"
+    assert verdicts["libpq"]["reason"] == "libpq.so.5 <- psycopg2/_psycopg.so"
+    assert verdicts["broken"]["status"] == "used"
+    problem = f"{prefix}/bin/tool: has the ELF magic but cannot be read as an ELF file"
+    assert problem in err and any(p.startswith(problem) for p in doc["problems"])
+    assert (tmp_path / "cache" / "native").is_dir()
