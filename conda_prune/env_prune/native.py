@@ -30,9 +30,10 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..appscan import LIBRARY
 from ..environment import file_owners, files_of
@@ -96,21 +97,38 @@ def read_elf_links(path: str | os.PathLike[str]) -> ElfLinks:
         needed: list[str] = []
         rpath: list[str] = []
         runpath: list[str] = []
-        for segment in elf.iter_segments():  # the segment, not the section: stripped files keep it
-            if segment["p_type"] != "PT_DYNAMIC":
-                continue
-            for n, tag in enumerate(segment.iter_tags()):
-                if n > _MAX_ENTRIES:
-                    break
-                kind = tag.entry.d_tag
-                if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
-                elif kind == "DT_RPATH":
-                    rpath += [p for p in tag.rpath.split(":") if p]
-                elif kind == "DT_RUNPATH":
-                    runpath += [p for p in tag.runpath.split(":") if p]
-            break
+        for n, tag in enumerate(_dynamic_tags(elf)):
+            if n > _MAX_ENTRIES:
+                break
+            kind = tag.entry.d_tag
+            if kind == "DT_NEEDED":
+                needed.append(tag.needed)
+            elif kind == "DT_RPATH":
+                rpath += [p for p in tag.rpath.split(":") if p]
+            elif kind == "DT_RUNPATH":
+                runpath += [p for p in tag.runpath.split(":") if p]
         return ElfLinks(tuple(needed), tuple(rpath), tuple(runpath))
+
+
+def _dynamic_tags(elf: Any) -> Iterator[Any]:
+    """The tags of the dynamic section.
+
+    Found by its section header (``SHT_DYNAMIC``), reading the headers alone: pyelftools' own
+    ways (``iter_sections``, ``get_section_by_name``, the ``PT_DYNAMIC`` segment) build an object
+    for every section of the file first, which is most of the time spent on a large library
+    (``bench/bench_native_libraries.py``). A file without section headers (stripped of them:
+    rare, and valid) is read through its ``PT_DYNAMIC`` segment."""
+    header_of = getattr(elf, "_get_section_header", None)  # not public; the segment still works without it
+    if header_of is not None and elf.num_sections():
+        for i in range(elf.num_sections()):
+            if header_of(i)["sh_type"] == "SHT_DYNAMIC":
+                yield from elf.get_section(i).iter_tags()
+                return
+        return  # no dynamic section: a static executable or an object file loads nothing
+    for segment in elf.iter_segments():
+        if segment["p_type"] == "PT_DYNAMIC":
+            yield from segment.iter_tags()
+            return
 
 
 def shown(rel: str) -> str:
