@@ -182,3 +182,15 @@ def test_the_command_counts_native_libraries_and_warns_of_unreadable_elf_files(i
     problem = f"{prefix}/bin/tool: has the ELF magic but cannot be read as an ELF file"
     assert problem in err and any(p.startswith(problem) for p in doc["problems"])
     assert (tmp_path / "cache" / "native").is_dir()
+
+
+def test_without_pyelftools_it_says_so_once_and_keeps_every_library(inst: Installation, tmp_path, monkeypatch) -> None:
+    import sys
+
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": b"\x7fELF"})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    monkeypatch.setitem(sys.modules, "elftools.elf.elffile", None)  # as if not installed
+    plan, native = plan_with_native(inst, prefix, {"a.py": "import os\n"}, tmp_path)
+    assert len(native.problems) == 1 and "pyelftools is not installed" in native.problems[0]
+    assert plan.verdict("libpq").status == NEEDED

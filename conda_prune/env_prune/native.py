@@ -198,8 +198,21 @@ class NativeLibraries:
         self._cache = _FileCache.open(cache_dir, env.prefix)
         self._loads: dict[str, dict[str, list[Evidence]]] = {}  # package key -> keys it loads -> why
         self._unreadable: list[tuple[str, str]] = []  # (key, rel) of ELF files that could not be read
+        try:
+            import elftools.elf.elffile  # noqa: F401
+        except ImportError:  # a dependency of ours; without it, say so once and keep what may be loaded
+            self._no_reader = True
+            self.problems.append(
+                "pyelftools is not installed, so the native libraries of needed packages could not be read: every "
+                "package with a shared library in lib/ is kept; install pyelftools (conda install pyelftools)"
+            )
+        else:
+            self._no_reader = False
 
     def __call__(self, needed: frozenset[str]) -> Loads:
+        if self._no_reader:
+            why = Evidence(LIBRARY, "a needed package may load it (pyelftools is not installed to tell)")
+            return Loads(needed={key: [why] for key in sorted(self._library_packages()) if key not in needed})
         for key in sorted(needed):
             if key not in self._loads and key in self.graph.nodes:
                 self._loads[key] = self._package_loads(key)
