@@ -97,20 +97,22 @@ def pip_over_conda(env: EnvironmentData) -> dict[str, tuple[str, str]]:
     -U numpy`` in a conda environment): conda's transaction would delete the files pip now owns.
     key -> (why it stays, what to do instead)."""
     owners = file_owners(env)
-    found: dict[str, tuple[str, str]] = {}
+    overlap: dict[str, tuple[PipDistribution, list[str]]] = {}  # conda key -> the first such dist, its files
     for dist in env.pip:
-        if not dist.is_pip_installed:
-            continue
-        for path in dist.files:
-            for key in owners.get(path, ()):
-                if key.startswith("conda:") and key not in found:
-                    name = key.split(":", 1)[1]
-                    found[key] = (
-                        f"pip installed {dist.name} {dist.version} over it: {path} and other files are now pip's, "
-                        "and removing it through conda would delete them",
-                        f"run 'python -m pip uninstall {dist.name}' in the environment first, then conda prune "
-                        f"again (or 'conda install --force-reinstall {name}' to give the files back to conda)",
-                    )
+        if dist.is_pip_installed:
+            for path in dist.files:
+                for key in sorted(owners.get(path, ())):
+                    if key.startswith("conda:") and overlap.setdefault(key, (dist, []))[0] is dist:
+                        overlap[key][1].append(path)
+    found: dict[str, tuple[str, str]] = {}
+    for key, (dist, paths) in overlap.items():
+        files = paths[0] + (f" and {len(paths) - 1} more file(s) are" if len(paths) > 1 else " is")
+        found[key] = (
+            f"pip installed {dist.name} {dist.version} over it: {files} now pip's, and removing it through "
+            "conda would delete them",
+            f"run 'python -m pip uninstall {dist.name}' in the environment first, then conda prune again (or "
+            f"'conda install --force-reinstall {key.split(':', 1)[1]}' to give the files back to conda)",
+        )
     return found
 
 
