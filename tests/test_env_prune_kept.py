@@ -172,3 +172,11 @@ def test_a_metapackage_whose_dependencies_are_unused_is_unused(inst, tmp_path) -
     prefix = metapackage_env(inst)
     plan = plan_for(inst, prefix, {"app.py": "import seaborn\n"}, tmp_path)
     assert all(plan.verdict(n).status == UNUSED for n in ("matplotlib", "matplotlib-base", "pyqt", "tornado"))
+
+
+def test_a_requirements_file_that_cannot_be_read_is_one_problem_line(inst, tmp_path) -> None:
+    prefix = extras_env(inst)
+    plan = plan_for(inst, prefix, {"app.py": "import requests\n", "pyproject.toml": "[project\nname = 1\n"}, tmp_path)
+    lines = [p for p in plan.problems if "pyproject.toml: cannot be read" in p]
+    assert len(lines) == 1 and "the extras it asks for (name[extra]) are not counted" in lines[0]
+    assert plan.verdict("pysocks").status == UNUSED
