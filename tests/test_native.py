@@ -194,3 +194,15 @@ def test_without_pyelftools_it_says_so_once_and_keeps_every_library(inst: Instal
     plan, native = plan_with_native(inst, prefix, {"a.py": "import os\n"}, tmp_path)
     assert len(native.problems) == 1 and "pyelftools is not installed" in native.problems[0]
     assert plan.verdict("libpq").status == NEEDED
+
+
+@needs_cc
+def test_a_library_an_unused_pip_package_loads_stays_with_it(inst: Installation, libs, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"], files={"psycopg2/_psycopg.so": libs["psycopg"]})
+    plan, _ = plan_with_native(inst, prefix, {"a.py": "import os\n"}, tmp_path)  # psycopg2 unused, but pip's
+    assert plan.verdict("psycopg2").status == UNUSED and not plan.verdict("psycopg2").removable
+    libpq = plan.verdict("libpq")
+    assert libpq.status == NEEDED and libpq.reason == "libpq.so.5 <- psycopg2/_psycopg.so"

@@ -11,7 +11,8 @@ the environment does not hold (``libc.so.6``) is the system's and says nothing.
 :class:`NativeLibraries` is an expander for :func:`conda_prune.env_prune.plan_env_prune`:
 called with the packages needed so far, it reads their files (each package once) and returns
 what they load as :class:`~conda_prune.env_prune.results.Loads`; the plan calls it again for
-what that brings in, so ``libpq`` brings ``libssl`` in turn.
+what that brings in, so ``libpq`` brings ``libssl`` in turn. Packages pip installed are read
+whether needed or not: conda prune never removes them, so what they load must stay too.
 
 Only the dynamic section is read, with pyelftools. A file with the ELF magic that pyelftools
 cannot read is a problem line naming it; as what it loads is unknown, every package with a
@@ -198,6 +199,7 @@ class NativeLibraries:
         self._cache = _FileCache.open(cache_dir, env.prefix)
         self._loads: dict[str, dict[str, list[Evidence]]] = {}  # package key -> keys it loads -> why
         self._unreadable: list[tuple[str, str]] = []  # (key, rel) of ELF files that could not be read
+        self._pip_installed = frozenset(k for k, node in graph.nodes.items() if node.kind == "pypi")
         try:
             import elftools.elf.elffile  # noqa: F401
         except ImportError:  # a dependency of ours; without it, say so once and keep what may be loaded
@@ -213,17 +215,19 @@ class NativeLibraries:
         if self._no_reader:
             why = Evidence(LIBRARY, "a needed package may load it (pyelftools is not installed to tell)")
             return Loads(needed={key: [why] for key in sorted(self._library_packages()) if key not in needed})
-        for key in sorted(needed):
+        # what pip installed stays whatever the verdict (conda cannot remove it), so what it loads stays too
+        loaders = needed | self._pip_installed
+        for key in sorted(loaders):
             if key not in self._loads and key in self.graph.nodes:
                 self._loads[key] = self._package_loads(key)
         self._cache.save()
         loads = Loads()
-        for key in sorted(needed):
+        for key in sorted(loaders):
             for child, why in self._loads.get(key, {}).items():
                 if child not in needed:
                     loads.needed.setdefault(child, []).extend(why)
-        if any(key in needed for key, _ in self._unreadable):
-            unknown = [rel for key, rel in self._unreadable if key in needed]
+        if any(key in loaders for key, _ in self._unreadable):
+            unknown = [rel for key, rel in self._unreadable if key in loaders]
             why = Evidence(LIBRARY, f"{shown(unknown[0])} may load it (an ELF file that could not be read)")
             for child in sorted(self._library_packages()):
                 if child not in needed:
