@@ -179,7 +179,7 @@ def test_the_command_counts_native_libraries_and_warns_of_unreadable_elf_files(i
     assert verdicts["libpq"]["status"] == "needed"
     assert verdicts["libpq"]["reason"] == "libpq.so.5 <- psycopg2/_psycopg.so"
     assert verdicts["broken"]["status"] == "used"
-    problem = f"{prefix}/bin/tool: has the ELF magic but cannot be read as an ELF file"
+    problem = f"{prefix}/bin/tool: looks like a program or library (ELF or Mach-O) but cannot be read"
     assert problem in err and any(p.startswith(problem) for p in doc["problems"])
     assert (tmp_path / "cache" / "native").is_dir()
 
@@ -206,3 +206,46 @@ def test_a_library_an_unused_pip_package_loads_stays_with_it(inst: Installation,
     assert plan.verdict("psycopg2").status == UNUSED and not plan.verdict("psycopg2").removable
     libpq = plan.verdict("libpq")
     assert libpq.status == NEEDED and libpq.reason == "libpq.so.5 <- psycopg2/_psycopg.so"
+
+
+def macho_dylib(install_names: list[str], rpaths: list[str]) -> bytes:
+    """A 64-bit Mach-O dylib header with the given LC_LOAD_DYLIB and LC_RPATH commands, built
+    from macholib's own structures (no Mach-O linker runs here)."""
+    mach_o = pytest.importorskip("macholib.mach_o")
+
+    def padded(text: str) -> bytes:
+        raw = text.encode() + b"\0"
+        return raw + b"\0" * (-len(raw) % 8)
+
+    commands = b""
+    for name in install_names:
+        body = mach_o.dylib_command(name=8 + 16, timestamp=2, current_version=0x10000,
+                                    compatibility_version=0x10000).to_str() + padded(name)
+        commands += mach_o.load_command(cmd=mach_o.LC_LOAD_DYLIB, cmdsize=8 + len(body)).to_str() + body
+    for path in rpaths:
+        body = mach_o.rpath_command(path=8 + 4).to_str() + padded(path)
+        commands += mach_o.load_command(cmd=mach_o.LC_RPATH, cmdsize=8 + len(body)).to_str() + body
+    header = mach_o.mach_header_64(magic=mach_o.MH_MAGIC_64, cputype=0x0100000C, cpusubtype=0,
+                                   filetype=mach_o.MH_DYLIB, ncmds=len(install_names) + len(rpaths),
+                                   sizeofcmds=len(commands), flags=0, reserved=0)
+    return header.to_str() + commands
+
+
+def test_mach_o_install_names_resolve_through_rpath_and_loader_path(inst: Installation, tmp_path) -> None:
+    ext = macho_dylib(["@rpath/libpq.5.dylib", "@loader_path/../../../libz.1.dylib", "/usr/lib/libSystem.B.dylib"],
+                      ["@loader_path/../../../pq"])
+    (tmp_path / "ext.so").write_bytes(ext)
+    links = read_elf_links(tmp_path / "ext.so")
+    assert links.needed[:2] == ("@rpath/libpq.5.dylib", "@loader_path/../../../libz.1.dylib")
+    assert links.rpath == ("@loader_path/../../../pq",)
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/pq/libpq.5.dylib": macho_dylib([], [])})
+    inst.package("libpq-decoy", "16.4", "h0", files={"lib/libpq.5.dylib": macho_dylib([], [])})
+    inst.package("zlib", "1.3.1", "h0", files={"lib/libz.1.dylib": macho_dylib([], [])})
+    prefix = inst.create_env("e", ["python", "libpq", "libpq-decoy", "zlib"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"], files={"psycopg2/_psycopg.so": ext})
+    plan, native = plan_with_native(inst, prefix, {"a.py": "import psycopg2\n"}, tmp_path)
+    assert not native.problems
+    assert plan.verdict("libpq").reason == "@rpath/libpq.5.dylib <- psycopg2/_psycopg.so"
+    assert plan.verdict("zlib").status == NEEDED
+    assert plan.verdict("libpq-decoy").status == UNUSED

@@ -14,9 +14,10 @@ what they load as :class:`~conda_prune.env_prune.results.Loads`; the plan calls 
 what that brings in, so ``libpq`` brings ``libssl`` in turn. Packages pip installed are read
 whether needed or not: conda prune never removes them, so what they load must stay too.
 
-Only the dynamic section is read, with pyelftools. A file with the ELF magic that pyelftools
-cannot read is a problem line naming it; as what it loads is unknown, every package with a
-shared library in ``lib/`` stays. Mach-O (macOS) and PE (Windows) files are not read.
+Only the dynamic section is read, with pyelftools; Mach-O files (macOS) are read the same way
+with macholib (``LC_LOAD_DYLIB``, ``LC_RPATH``, ``@rpath``/``@loader_path``). A file with
+either magic that cannot be read is a problem line naming it; as what it loads is unknown,
+every package with a shared library in ``lib/`` stays. PE files (Windows DLLs) are not read.
 
 Per-file results are cached between runs by (path, size, mtime) under the user's cache folder,
 as the application scan does: an environment of numpy and scipy has hundreds of ELF files,
@@ -44,6 +45,9 @@ from ..safeio import open_regular
 from .results import Evidence, Loads
 
 ELF_MAGIC = b"\x7fELF"
+#: Mach-O, 32 and 64 bits in either byte order, and universal ("fat") files
+MACHO_MAGICS = frozenset({b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
+                          b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"})
 
 #: bump when what is kept per file changes, so older cache files are not reused
 CACHE_VERSION = 1
@@ -53,7 +57,7 @@ CACHE_VERSION = 1
 _NOT_BINARY = re.compile(
     r"\.(?:py|pyc|pyi|pyx|pxd|pxi|h|hpp|hxx|c|cc|cpp|f|f90|txt|md|rst|json|yaml|yml|toml|cfg|ini|pth|typed|"
     r"html|htm|js|css|map|svg|png|jpg|gif|ico|csv|xml|mo|po|pc|cmake|la|a|mod|sh|bat|ps1|fish|csh|zsh|tcl|pl|pm|"
-    r"rb|lua|R|Rd|rds|afm|ttf|otf|tex|sty|npy|npz|mat|nc|zip|gz|bz2|xz|zst|tar|whl|egg|pem|crt|cnf|def|sip|"
+    r"rb|lua|R|Rd|rds|afm|ttf|otf|tex|sty|npy|npz|mat|nc|zip|gz|bz2|xz|zst|tar|whl|egg|pem|crt|cnf|def|sip|class|jar|"
     r"jinja|j2|tmpl|template|in|am|m4|ac|mk|conf|desktop|service|ipynb|pyx\.in)$"
     r"|(?:^|/)(?:METADATA|RECORD|WHEEL|INSTALLER|REQUESTED|LICENSE[^/]*|COPYING[^/]*|NOTICE[^/]*|README[^/]*)$",
     re.IGNORECASE,
@@ -76,23 +80,27 @@ class ElfLinks:
 
 
 class NotElf(Exception):
-    """The file does not start with the ELF magic."""
+    """The file is neither ELF nor Mach-O (by its first four bytes)."""
 
 
 def read_elf_links(path: str | os.PathLike[str]) -> ElfLinks:
-    """``DT_NEEDED``, ``DT_RPATH`` and ``DT_RUNPATH`` of an ELF file.
+    """``DT_NEEDED``, ``DT_RPATH`` and ``DT_RUNPATH`` of an ELF file; for a Mach-O file, its
+    ``LC_LOAD_DYLIB`` (and weak, re-exported, upward) install names and ``LC_RPATH`` folders.
 
     Raises :class:`NotElf` for any other file, :class:`OSError` when it cannot be opened, and
-    any exception of pyelftools (``ELFError``, ``struct.error``...) when it is not a readable
-    ELF file: the callers turn those into a problem line."""
-    # pyelftools: a well-kept reader of every ELF class, byte order and machine, rather than a
-    # hand-written one; it reads lazily, so only the headers and the dynamic segment are read
-    from elftools.elf.elffile import ELFFile
-
+    any exception of the reader (``ELFError``, ``struct.error``...) when it is not a readable
+    file of its kind: the callers turn those into a problem line."""
     fd = open_regular(path, limit=1 << 40, follow=False)  # never a FIFO or a device; size is no concern here
     with os.fdopen(fd, "rb") as fh:
-        if fh.read(4) != ELF_MAGIC:
+        magic = fh.read(4)
+        if magic in MACHO_MAGICS:
+            return _macho_links(path)
+        if magic != ELF_MAGIC:
             raise NotElf(str(path))
+        # pyelftools: a well-kept reader of every ELF class, byte order and machine, rather than
+        # a hand-written one; it reads lazily, so only the headers and the dynamic section are read
+        from elftools.elf.elffile import ELFFile
+
         fh.seek(0)
         elf = ELFFile(fh)
         needed: list[str] = []
@@ -130,6 +138,27 @@ def _dynamic_tags(elf: Any) -> Iterator[Any]:
         if segment["p_type"] == "PT_DYNAMIC":
             yield from segment.iter_tags()
             return
+
+
+def _macho_links(path: str | os.PathLike[str]) -> ElfLinks:
+    """The load commands of a Mach-O file (each architecture of a universal one), read with
+    macholib, the reader py2app and PyInstaller use, rather than a hand-written one."""
+    from macholib import mach_o
+    from macholib.MachO import MachO
+
+    loads = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB, mach_o.LC_LOAD_UPWARD_DYLIB}
+    needed: list[str] = []
+    rpath: list[str] = []
+    for header in MachO(os.fspath(path)).headers:
+        for n, (command, _, data) in enumerate(header.commands):
+            if n > _MAX_ENTRIES:
+                break
+            text = data.split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(data, bytes) else ""
+            if command.cmd in loads and text and text not in needed:
+                needed.append(text)
+            elif command.cmd == mach_o.LC_RPATH and text and text not in rpath:
+                rpath.append(text)
+    return ElfLinks(tuple(needed), tuple(rpath), ())
 
 
 def shown(rel: str) -> str:
@@ -228,7 +257,7 @@ class NativeLibraries:
                     loads.needed.setdefault(child, []).extend(why)
         if any(key in loaders for key, _ in self._unreadable):
             unknown = [rel for key, rel in self._unreadable if key in loaders]
-            why = Evidence(LIBRARY, f"{shown(unknown[0])} may load it (an ELF file that could not be read)")
+            why = Evidence(LIBRARY, f"{shown(unknown[0])} may load it (a binary that could not be read)")
             for child in sorted(self._library_packages()):
                 if child not in needed:
                     loads.needed.setdefault(child, []).append(why)
@@ -275,7 +304,8 @@ class NativeLibraries:
         if isinstance(result, str):
             self._unreadable.append((key, rel))
             self.problems.append(
-                f"{path}: has the ELF magic but cannot be read as an ELF file ({result}); what it loads is unknown, "
+                f"{path}: looks like a program or library (ELF or Mach-O) but cannot be read ({result}); "
+                "what it loads is unknown, "
                 f"so every package with a shared library in lib/ is kept; reinstall {self.graph.nodes[key].name}"
             )
             return None
@@ -301,20 +331,35 @@ class NativeLibraries:
     # -- where the loader finds a library -----------------------------------------------------
 
     def _resolve(self, rel: str, library: str, links: ElfLinks) -> set[str]:
-        """The packages owning the file ``library`` resolves to, for the ELF file at ``rel``.
+        """The packages owning the file ``library`` resolves to, for the binary at ``rel``.
 
-        The dynamic loader reads ``DT_RUNPATH`` when there is one and ``DT_RPATH`` otherwise;
-        within the environment, the folders either names come first, then its ``lib/``, where
+        ELF: the dynamic loader reads ``DT_RUNPATH`` when there is one and ``DT_RPATH``
+        otherwise; within the environment, the folders either names come first. Mach-O:
+        ``@rpath/`` tries each ``LC_RPATH``, ``@loader_path`` is the file's folder,
+        ``@executable_path`` the environment's ``bin/``. Then the environment's ``lib/``, where
         the interpreter's own ``RPATH`` ($ORIGIN/../lib) and conda's activation point."""
         origin = os.path.dirname(os.path.join(self.prefix, rel))
-        if "/" in library:  # a path, not a name: relative to the working directory, or absolute
-            folders: Iterable[str] = [os.path.dirname(library)] if os.path.isabs(library) else []
-            library = os.path.basename(library)
+        here = {"$ORIGIN": origin, "@loader_path": origin, "@executable_path": os.path.join(self.prefix, "bin")}
+
+        def expand(folder: str) -> str:
+            folder = _ORIGIN.sub(lambda _: origin, folder)
+            for word, value in here.items():
+                if folder == word or folder.startswith(word + "/"):
+                    folder = value + folder[len(word):]
+            return folder
+
+        name = os.path.basename(library)
+        if library.startswith("@rpath/"):
+            candidates = [os.path.join(expand(d), library[len("@rpath/"):]) for d in links.rpath]
+        elif library.startswith("@"):
+            candidates = [expand(library)]
+        elif "/" in library:  # a path, not a name: absolute, or relative to the working directory
+            candidates = [library] if os.path.isabs(library) else []
         else:
-            folders = [_ORIGIN.sub(lambda _: origin, d) for d in (links.runpath or links.rpath)]
-            folders = [*folders, os.path.join(self.prefix, "lib")]
-        for folder in folders:
-            candidate = os.path.normpath(os.path.join(folder, library))
+            candidates = [os.path.join(expand(d), library) for d in (links.runpath or links.rpath)]
+        candidates.append(os.path.join(self.prefix, "lib", name))
+        for candidate in candidates:
+            candidate = os.path.normpath(candidate)
             inside = os.path.relpath(candidate, self.prefix).replace(os.sep, "/")
             if inside.startswith("../") or os.path.isabs(inside):
                 continue  # outside the environment: the system's, or the build machine's
