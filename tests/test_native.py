@@ -249,3 +249,27 @@ def test_mach_o_install_names_resolve_through_rpath_and_loader_path(inst: Instal
     assert plan.verdict("libpq").reason == "@rpath/libpq.5.dylib <- psycopg2/_psycopg.so"
     assert plan.verdict("zlib").status == NEEDED
     assert plan.verdict("libpq-decoy").status == UNUSED
+
+
+@needs_cc
+def test_a_library_of_a_needed_package_that_cannot_be_opened_is_a_problem(inst: Installation, libs, tmp_path,
+                                                                           monkeypatch) -> None:
+    import errno
+
+    from conda_prune.env_prune import native as native_module
+
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.so.5": libs["libpq"]})
+    inst.package("foo", "1.0", "h0", files={"lib/libfoo.so.1": libs["foo_runpath"]})
+    prefix = inst.create_env("e", ["python", "libpq", "foo"])
+    real_open = native_module.open_regular
+
+    def refusing(path, **kwargs):  # as a file of another user, mode 0600, is for anyone but root
+        if str(path).endswith("libfoo.so.1"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, **kwargs)
+
+    monkeypatch.setattr(native_module, "open_regular", refusing)
+    plan, native = plan_with_native(inst, prefix, {"a.py": "import ctypes\nctypes.CDLL('libfoo.so.1')\n"}, tmp_path)
+    assert any("libfoo.so.1" in p and "cannot be opened: Permission denied" in p for p in native.problems)
+    assert plan.verdict("libpq").status == NEEDED

@@ -214,8 +214,9 @@ class _FileCache:
 class NativeLibraries:
     """The native-library expander of one environment (see the module docstring).
 
-    ``problems``: ELF files that could not be read, one line each, for the plan's problems.
-    ``files_read`` / ``files_cached``: how many ELF candidates were parsed or came from the cache."""
+    ``problems``: binaries that could not be read, one line each, for the plan's problems.
+    ``files_read`` / ``files_cached``: how many files that may be binaries were opened, or came
+    from the cache."""
 
     def __init__(self, env: EnvironmentData, graph: DependencyGraph, *, cache_dir: Path | None = None) -> None:
         self.env = env
@@ -227,7 +228,7 @@ class NativeLibraries:
         self.files_cached = 0
         self._cache = _FileCache.open(cache_dir, env.prefix)
         self._loads: dict[str, dict[str, list[Evidence]]] = {}  # package key -> keys it loads -> why
-        self._unreadable: list[tuple[str, str]] = []  # (key, rel) of ELF files that could not be read
+        self._unreadable: list[tuple[str, str]] = []  # (key, rel) of binaries that could not be read
         self._pip_installed = frozenset(k for k, node in graph.nodes.items() if node.kind == "pypi")
         try:
             import elftools.elf.elffile  # noqa: F401
@@ -296,9 +297,10 @@ class NativeLibraries:
             result = cached[2]
         else:
             self.files_read += 1
-            result = self._read(path)
-            self._cache.entries[rel] = [st.st_size, st.st_mtime_ns, result]
-            self._cache.changed = True
+            result, lasting = self._read(path, rel)
+            if lasting:  # what the file says, not a passing failure to open it
+                self._cache.entries[rel] = [st.st_size, st.st_mtime_ns, result]
+                self._cache.changed = True
         if result is None:
             return None
         if isinstance(result, str):
@@ -316,17 +318,21 @@ class NativeLibraries:
             return self._links(key, rel)
 
     @staticmethod
-    def _read(path: str) -> list | str | None:
-        """None (not ELF, or unreadable as a file), the three lists, or why it is no readable ELF."""
+    def _read(path: str, rel: str) -> tuple[list | str | None, bool]:
+        """None (no binary), the three lists, or why it is no readable binary; and whether that
+        may be cached (a file that could not be opened may open next time)."""
         try:
             links = read_elf_links(path)
         except NotElf:
-            return None
-        except OSError:
-            return None  # not ours to judge here: the file itself is gone or not a regular file
+            return None, True
+        except FileNotFoundError:
+            return None, False  # gone since the records were read: it loads nothing now
+        except OSError as exc:  # a file of a needed package we may not read: a binary's is a doubt
+            looks_binary = _is_shared_library(rel) or ".so" in rel.rsplit("/", 1)[-1] or rel.startswith("bin/")
+            return (f"cannot be opened: {exc.strerror or exc}" if looks_binary else None), False
         except Exception as exc:  # noqa: BLE001 - any error of the parser: a corrupt or hostile file
-            return f"{type(exc).__name__}: {exc}"[:200]
-        return [list(links.needed), list(links.rpath), list(links.runpath)]
+            return f"{type(exc).__name__}: {exc}"[:200], True
+        return [list(links.needed), list(links.rpath), list(links.runpath)], True
 
     # -- where the loader finds a library -----------------------------------------------------
 
