@@ -296,7 +296,7 @@ def test_the_recipe_builds_a_noarch_conda_package_with_the_run_requirements(buil
     assert depends == {
         "python": {">=3.10"}, "conda": set(), "rich": {">=13"}, "packaging": {">=23"},
         "ruamel-yaml": {">=0.17"}, "tomli": {">=1.1"}, "pyelftools": {">=0.29"},
-            "macholib": {">=1.16"},
+        "macholib": {">=1.16"},
     }
     files = set(package.files)
     assert "site-packages/conda_prune/plugin.py" in files
