@@ -62,6 +62,15 @@ def _files_with_keys(env: EnvironmentData) -> Iterable[tuple[str, str]]:
                 yield path, key
 
 
+def file_owners(env: EnvironmentData) -> dict[str, set[str]]:
+    """Every installed file (prefix-relative) -> the packages (graph keys) that list it: conda's
+    ``files`` and pip's ``RECORD``. A file pip installed over a conda package has both."""
+    owners: dict[str, set[str]] = {}
+    for path, key in _files_with_keys(env):
+        owners.setdefault(path, set()).add(key)
+    return owners
+
+
 _LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
 
 

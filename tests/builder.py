@@ -349,14 +349,25 @@ class Installation:
         *,
         requested: bool = True,
         installer: str = "pip",
+        files: Mapping[str, bytes | str] | None = None,
     ) -> Path:
-        """Write a distribution the way pip installs one (files, dist-info, RECORD, REQUESTED)."""
+        """Write a distribution the way pip installs one (files, dist-info, RECORD, REQUESTED).
+        ``files``: more files, site-packages-relative, listed in RECORD too."""
         site = prefix / SITE
         modules = list(modules) or [name.replace("-", "_")]
         written = []
+        for rel, data in (files or {}).items():
+            target = site / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()  # pip replaces a file another installer put there (it may be a hardlink)
+            target.write_bytes(data.encode() if isinstance(data, str) else data)
+            written.append(rel)
         for module in modules:
             target = site / Path(*module.split(".")) / "__init__.py"
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()
             target.write_text(f"# {module} (pip)\n")
             written.append(target.relative_to(site).as_posix())
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"

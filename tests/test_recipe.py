@@ -295,7 +295,8 @@ def test_the_recipe_builds_a_noarch_conda_package_with_the_run_requirements(buil
     depends = {spec_name(d): spec_constraints(d) for d in package.depends}
     assert depends == {
         "python": {">=3.10"}, "conda": set(), "rich": {">=13"}, "packaging": {">=23"},
-        "ruamel-yaml": {">=0.17"}, "tomli": {">=1.1"},
+        "ruamel-yaml": {">=0.17"}, "tomli": {">=1.1"}, "pyelftools": {">=0.29"},
+        "macholib": {">=1.16"},
     }
     files = set(package.files)
     assert "site-packages/conda_prune/plugin.py" in files
@@ -316,7 +317,7 @@ def test_the_installed_package_registers_its_conda_entry_point(built: dict[str, 
     (record,) = (prefix / "conda-meta").glob("conda-prune-*.json")
     meta = json.loads(record.read_text())
     assert {spec_name(d) for d in meta["depends"]} == {"python", "conda", "rich", "packaging", "ruamel-yaml",
-                                                       "tomli"}
+                                                       "tomli", "pyelftools", "macholib"}
     assert (prefix / "bin" / "conda-prune").is_file()
 
 

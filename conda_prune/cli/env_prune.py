@@ -138,11 +138,16 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     env = read_environment(prefix)
     graph = DependencyGraph.build(env)
     roots = find_roots(prefix, env, graph, requested_file=named, apps=apps)
+    from ..appscan.cache import default_cache_dir
+    from ..env_prune.native import NativeLibraries
+
+    native = NativeLibraries(env, graph, cache_dir=default_cache_dir())  # what needed ELF files load
     plan = plan_env_prune(
         env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
         self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
+        expanders=[native],
     )
-    plan.problems += [str(p) for p in roots.problems]
+    plan.problems += [str(p) for p in roots.problems] + native.problems
     for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
         output.warn(f"--keep {pattern!r} matches no package of {prefix}")
     _warn_problems(output, plan.problems, options.verbosity)

@@ -11,10 +11,16 @@ The decision for one package is made in :func:`plan_env_prune`, in this order:
    ``share/jupyter/kernels/<name>``, a quoted module name (``"rest_framework"``) like an import.
 2. **Always kept**: python and everything it needs; conda and its dependencies in the base
    environment (and in the environment running this command); ``--keep`` and the keep-list
-   (``prune_keep`` in ``.condarc``); variant mutexes (``_openmp_mutex``); editable pip installs.
+   (``prune_keep`` in ``.condarc``); variant mutexes (``_openmp_mutex``); editable pip installs;
+   a conda package pip installed over (its files in a pip ``RECORD``: conda's transaction would
+   delete them).
 3. **Needed**: the closure of 1 and 2 over conda ``depends`` and pip ``Requires-Dist``
    (:class:`~conda_prune.graph.DependencyGraph`), then the plugins the needed packages load by
-   name (entry points such as ``pytest11``, Jupyter server and lab extensions), to a fixed point.
+   name (entry points such as ``pytest11``, Jupyter server and lab extensions), the extras of
+   needed distributions something asks for (:mod:`.extras`), file-less metapackages whose
+   dependencies are used, kept with what they bring (:mod:`.metapackages`), and what the
+   caller's expanders find (the native libraries needed ELF files load, :mod:`.native`), to a
+   fixed point.
 4. Whatever stays anyway (a pip-installed package conda cannot remove) keeps what it needs.
 5. Everything else is **unused**: "no import, no executable use, not needed by any used
    package". An unused package that a needed one may load on demand (named in its

@@ -15,6 +15,7 @@ from ..appscan import (
 )
 from ..environment import (
     environment_providers,
+    file_owners,
     name_matches,
     owner_key,
 )
@@ -22,6 +23,8 @@ from ..graph import INJECTED, DependencyGraph, marker_environment
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
 from ..roots import RootSet
 from .evidence import collect_evidence, names_of, plugins_of
+from .extras import Extras
+from .metapackages import METAPACKAGE, Metapackages
 from .results import (
     KEPT,
     NEEDED,
@@ -87,6 +90,30 @@ def _always_kept(
             if source and key in graph.nodes:
                 kept.setdefault(key, f"an editable install of {source}: its modules live outside the environment")
     return kept
+
+
+def pip_over_conda(env: EnvironmentData) -> dict[str, tuple[str, str]]:
+    """Conda records whose files a pip-installed distribution's RECORD now lists (``pip install
+    -U numpy`` in a conda environment): conda's transaction would delete the files pip now owns.
+    key -> (why it stays, what to do instead)."""
+    owners = file_owners(env)
+    overlap: dict[str, tuple[PipDistribution, list[str]]] = {}  # conda key -> the first such dist, its files
+    for dist in env.pip:
+        if dist.is_pip_installed:
+            for path in dist.files:
+                for key in sorted(owners.get(path, ())):
+                    if key.startswith("conda:") and overlap.setdefault(key, (dist, []))[0] is dist:
+                        overlap[key][1].append(path)
+    found: dict[str, tuple[str, str]] = {}
+    for key, (dist, paths) in overlap.items():
+        files = paths[0] + (f" and {len(paths) - 1} more file(s) are" if len(paths) > 1 else " is")
+        found[key] = (
+            f"pip installed {dist.name} {dist.version} over it: {files} now pip's, and removing it through "
+            "conda would delete them",
+            f"run 'python -m pip uninstall {dist.name}' in the environment first, then conda prune again (or "
+            f"'conda install --force-reinstall {key.split(':', 1)[1]}' to give the files back to conda)",
+        )
+    return found
 
 
 def _chains(graph: DependencyGraph, roots: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -189,8 +216,13 @@ def plan_env_prune(
             evidence.add([key], found[0])
             evidence.by_key[key].extend(found[1:])
     kept = _always_kept(env, graph, keep, keep_list, self_hosting)
+    replaced = pip_over_conda(env)
+    for key, (why, _) in replaced.items():
+        kept.setdefault(key, why)
 
     roots = set(evidence.by_key) | set(kept)
+    extras = Extras(env, graph, scan, providers)  # what needed packages load, besides the caller's expanders
+    expanders = [*expanders, extras, Metapackages(graph, graph.closure(kept), asked_for)]
     plugin_reasons: dict[str, list[Evidence]] = {}
     plugins = plugins_of(env, providers, graph)
     names_cache: dict[str, set[str]] = {}
@@ -250,11 +282,13 @@ def plan_env_prune(
             verdict = Verdict(**common, status=USED, reason=str(evidence.by_key[key][0]),
                               evidence=tuple(direct), optional_only=evidence.optional.get(key, False))
         elif key in kept:
-            verdict = Verdict(**common, status=KEPT, reason=kept[key], evidence=tuple(direct))
+            verdict = Verdict(**common, status=KEPT, reason=kept[key], evidence=tuple(direct),
+                              cautions=(replaced[key][1],) if key in replaced else ())
         elif key in plugin_reasons:
             verdict = Verdict(**common, status=USED, reason=str(plugin_reasons[key][0]), evidence=tuple(direct))
-        elif key in loaded:
-            verdict = Verdict(**common, status=NEEDED, reason=str(loaded[key][0]), evidence=tuple(loaded[key]))
+        elif key in loaded:  # a metapackage stays by rule, with what it brings; the rest is needed
+            verdict = Verdict(**common, status=KEPT if loaded[key][0].kind == METAPACKAGE else NEEDED,
+                              reason=str(loaded[key][0]), evidence=tuple(loaded[key]))
         elif key in needed:
             chain = chains.get(key, ())
             reason = f"needed by {chain[-2]}" if len(chain) > 1 else "needed by a used package"
@@ -309,6 +343,7 @@ def plan_env_prune(
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
     plan.doubts += load_doubts
+    plan.problems += extras.problems
     plan.doubts += [
         f"{env.prefix / 'conda-meta' / (d + '.json') if d != '*' else env.prefix / 'conda-meta'} could not be read: "
         "what that package needs is unknown"

@@ -34,7 +34,7 @@ UNUSED_REASON = "no import, no executable use, not needed by any used package"
 class Evidence:
     """Why a package counts as used: what the application does, and where."""
 
-    kind: str  # a use kind (MODULE, EXECUTABLE...), or "plugin"
+    kind: str  # a use kind (MODULE, EXECUTABLE, LIBRARY...), "plugin", "extra" or "metapackage"
     detail: str  # "import pandas", "runs black (Makefile)", "pytest loads it (entry point pytest11)"
     location: str = ""  # "app/x.py:3"; empty for a plugin
 
