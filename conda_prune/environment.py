@@ -293,3 +293,13 @@ def module_providers(env: EnvironmentData) -> dict[str, set[str]]:
         for module in modules or dist.top_level:
             add(module, key)
     return providers
+
+
+def file_owners(env: EnvironmentData) -> dict[str, set[str]]:
+    """Prefix-relative path -> the graph keys of the packages whose records list it (conda's
+    ``files``, and pip's RECORD for what pip installed). A file both list, as when pip installs
+    over a conda package, has both owners."""
+    owners: dict[str, set[str]] = {}
+    for path, key in _files_with_keys(env):
+        owners.setdefault(path, set()).add(key)
+    return owners

@@ -40,6 +40,8 @@ EPILOG = dedent(
           the same report as JSON
       conda prune -n myenv --app ./src --dry-run
           packages ./src never uses
+      conda prune -n myenv --app ./src --trace 'pytest -q' --dry-run
+          also count what a run of the tests loads
       conda prune -n myenv --app ./src --export lean.yml
           write a lean environment.yml
       conda prune -n myenv --app ./src --yes --with-cache
@@ -87,6 +89,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="The application (files or folders) whose use of the environment decides what stays. Repeatable.",
     )
     app.add_argument(
+        "--trace", action="append", default=[], metavar="COMMAND",
+        help="Also run COMMAND in the environment (through /bin/sh, in this folder) and count every package "
+        "its Python processes load; e.g. --trace 'pytest -q'. Needs --app. Repeatable.",
+    )
+    app.add_argument(
         "--keep", action="append", default=[], metavar="PKG",
         help="Never remove PKG (a name or a glob such as 'nvidia-*'). Repeatable.",
     )
@@ -119,6 +126,11 @@ def _execute(args: argparse.Namespace) -> int:
         from ..exceptions import UsageError
 
         raise UsageError("--requested-from only applies with --app (pruning an environment)")
+    if getattr(args, "trace", None) and not args.app:
+        from ..exceptions import UsageError
+
+        raise UsageError("--trace needs --app PATH: a traced run only shows what that run loaded, so the "
+                         "application's files are read too")
     if args.app:
         from .env_prune import execute_env_prune
 
