@@ -20,6 +20,7 @@ import pytest
 
 from accuracy.wheels import SITE, python_package
 from builder import SUBDIR, Installation
+from conftest import needs_conda
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"),
@@ -287,3 +288,25 @@ def test_the_hook_is_shipped_as_package_data() -> None:
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
     assert "hook/sitecustomize.py" in pyproject["tool"]["setuptools"]["package-data"]["conda_prune.trace"]
     assert shutil.which("sh") is not None
+
+
+@needs_conda
+def test_through_a_real_conda_trace_is_ours_not_condas_trace_logging(world) -> None:
+    """conda gives every subcommand a hidden ``--trace`` (trace-level logging); ``conda prune``'s
+    takes its place."""
+    env = world["inst"].environ(CONDA_PRUNE_CACHE_DIR=str(world["root"] / "scan-cache"), PYTHONDONTWRITEBYTECODE="1")
+    def conda(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "conda", "prune", "-p", str(world["prefix"]), "--app",
+                               str(world["app"]), "--trace", "python driver/fail.py", "--dry-run", *args],
+                              env=env, cwd=world["root"], capture_output=True, text=True)
+
+    proc = conda("--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["traces"][0]["exit_code"] == 3 and "failingdep" not in doc["unused"]
+    # conda logs one line at trace level before the subcommand runs; after that, its level is back
+    assert [line for line in proc.stderr.splitlines() if "DEBUG" in line or "TRACE" in line] == [
+        "DEBUG conda.gateways.logging:set_log_level(207): log_level set to 5"]
+    text, verbose = conda(), conda("-v")
+    assert "Traced: `python driver/fail.py` (exit 3" in text.stdout
+    assert "failingdep" in verbose.stdout and "failingdep" not in text.stdout  # not -vvvv: no table of all

@@ -234,7 +234,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
 
 def _trace(args: argparse.Namespace, options: RunOptions, output: Output, prefix: Path) -> list:
     """Run every ``--trace`` command before anything is planned (Ctrl-C there stops the run)."""
-    commands = list(getattr(args, "trace", None) or ())
+    commands = list(getattr(args, "trace_commands", None) or ())
     if not commands:
         return []
     from ..trace import run_traces, shown
