@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from accuracy.wheels import SITE, python_package
 from builder import SUBDIR, Installation
 from conftest import needs_conda
@@ -268,11 +267,14 @@ def test_a_killed_process_is_reported_and_the_others_still_count(world, tmp_path
 
     python = str(world["prefix"] / "bin" / "python")
     env = trace_environ(world["prefix"], tmp_path, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    subprocess.run([python, "-c", "import os, signal, forkonly; os.kill(os.getpid(), signal.SIGKILL)"], env=env)
+    odd = 'quote " backslash \\ tab \t é 😀 \udcff'  # the start-up record escapes by hand
+    subprocess.run([python, "-c", "import os, signal, forkonly; os.kill(os.getpid(), signal.SIGKILL)",
+                    odd.encode("utf-8", "surrogateescape")], env=env)
     subprocess.run([python, "-c", "import runtimeonly"], env=env, check=True)
     run_ = TraceRun("two", 0)
     read_records(tmp_path, run_)
     assert len(run_.records) == 2 and len(run_.incomplete) == 1 and not run_.doubts
+    assert run_.incomplete[0].argv[-1] == odd
     assert "1 Python process(es) ended without recording what they loaded" in run_.warnings[0]
 
 
@@ -310,3 +312,35 @@ def test_through_a_real_conda_trace_is_ours_not_condas_trace_logging(world) -> N
     text, verbose = conda(), conda("-v")
     assert "Traced: `python driver/fail.py` (exit 3" in text.stdout
     assert "failingdep" in verbose.stdout and "failingdep" not in text.stdout  # not -vvvv: no table of all
+
+
+def _mapped(prefix: Path, **recorded) -> dict[str, list]:
+    from conda_prune.records import read_environment
+    from conda_prune.trace import ProcessRecord, TraceRun, trace_evidence
+
+    run_ = TraceRun("cmd", 0, [ProcessRecord(pid=1, argv=(), complete=True, ended="exit", **recorded)])
+    return {k: [e.location for e in v] for k, v in trace_evidence(read_environment(prefix), [run_]).evidence.items()}
+
+
+def test_bytecode_maps_to_its_source_and_metadata_reads_do_not_count(world) -> None:
+    site = world["prefix"] / SITE
+    tag = sys.implementation.cache_tag
+    assert _mapped(world["prefix"], modules=(
+        str(site / "forkonly" / "__pycache__" / f"__init__.{tag}.pyc"),  # a module imported, then dropped
+        str(site / "neverused-1.0.dist-info" / "METADATA"),  # how importlib.metadata lists distributions
+        str(world["prefix"] / "conda-meta" / "history"),
+        "/usr/lib/python3/dist-packages/neverused/__init__.py",  # outside the environment
+    )) == {"conda:forkonly": ["forkonly/__init__.py"]}
+
+
+def test_a_library_mapped_from_the_package_cache_of_a_softlinked_environment_is_its_package(world) -> None:
+    """Under always_softlink the environment's libraries are symlinks into the package cache, and
+    /proc/self/maps names the cache's file."""
+    inst = world["inst"]
+    prefix = inst.create_env("softlinked", ["python", "libpkg"], link="symlink")
+    library = prefix / "lib" / "libtracelib.so.1"
+    assert library.is_symlink()
+    real = os.path.realpath(library)
+    assert not real.startswith(str(prefix))
+    assert _mapped(prefix, libraries=(real,)) == {"conda:libpkg": ["lib/libtracelib.so.1"]}
+    assert _mapped(prefix, modules=(real,)) == {}  # only a library is looked for there

@@ -31,10 +31,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..env_prune.results import Evidence
+    from ..records import EnvironmentData
 
 #: the folder put first on PYTHONPATH: it holds only ``sitecustomize.py``
 HOOK = Path(__file__).resolve().parent / "hook"
@@ -110,7 +114,7 @@ class TraceRun:
 class TraceEvidence:
     """What every run says, by graph key, for ``plan_env_prune(evidence_from=...)``."""
 
-    evidence: dict[str, list[Any]] = field(default_factory=dict)  # key -> [Evidence]
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
     doubts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -348,9 +352,8 @@ def _candidates(run: TraceRun, files: _Files) -> Iterable[tuple[str, str, set[st
             yield "program", f"bin/{name}", set(owners)
 
 
-def trace_evidence(env: Any, runs: Sequence[TraceRun]) -> TraceEvidence:
-    """Evidence by graph key from every run (``env``: :class:`~conda_prune.records.EnvironmentData`);
-    fills each run's ``files_mapped`` and ``packages``."""
+def trace_evidence(env: EnvironmentData, runs: Sequence[TraceRun]) -> TraceEvidence:
+    """Evidence by graph key from every run; fills each run's ``files_mapped`` and ``packages``."""
     from ..env_prune.results import Evidence
     from ..environment import file_owners
 
@@ -375,7 +378,7 @@ def trace_evidence(env: Any, runs: Sequence[TraceRun]) -> TraceEvidence:
 
 
 def run_traces(prefix: Path, commands: Sequence[str], *, to_stderr: bool = False,
-               progress: Any = None) -> list[TraceRun]:
+               progress: Callable[[str], None] | None = None) -> list[TraceRun]:
     """Each command in turn (``progress(command)`` before each). ``to_stderr``: the commands'
     output goes to stderr, so that stdout holds only the JSON document."""
     stdout: int | None = None
@@ -388,8 +391,8 @@ def run_traces(prefix: Path, commands: Sequence[str], *, to_stderr: bool = False
     for command in commands:
         if progress is not None:
             progress(command)
-        if stdout is None:
-            sys.stdout.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
         runs.append(run_trace(prefix, command, stdout=stdout))
     return runs
 

@@ -62,7 +62,7 @@ def _install(out, prefixes):
         return value[:_TEXT] if isinstance(value, str) else None
 
     def new_name():
-        state["name"] = os.path.join(out, "%d-%s.json" % (os.getpid(), os.urandom(6).hex()))
+        state["name"] = os.path.join(out, f"{os.getpid()}-{os.urandom(6).hex()}.json")
 
     def argv():
         return [text(a) for a in list(getattr(sys, "orig_argv", None) or sys.argv or [])[:64]]
@@ -140,8 +140,8 @@ def _install(out, prefixes):
         state["busy"] = True
         try:
             words = ",".join(_json_string(a) for a in argv() if a is not None)
-            write('{"format": "%s", "pid": %d, "ppid": %d, "argv": [%s], "complete": false, "ended": "start"}'
-                  % (_FORMAT, os.getpid(), os.getppid(), words))
+            write(f'{{"format": "{_FORMAT}", "pid": {os.getpid()}, "ppid": {os.getppid()}, "argv": [{words}], '
+                  '"complete": false, "ended": "start"}')
         except Exception:
             pass
         finally:
@@ -173,7 +173,7 @@ def _install(out, prefixes):
             return
         try:
             if event == "open":
-                path, mode, flags = (tuple(args) + (None, None, None))[:3]
+                path, mode, flags = (*args, None, None, None)[:3]
                 if isinstance(path, (str, bytes)) and path:
                     if isinstance(mode, str) and any(c in mode for c in "wax+"):
                         return
@@ -238,13 +238,13 @@ def _json_string(value):
     """A JSON string of ``value``, every character outside a safe few escaped."""
     out = []
     for c in value:
-        if c.isalnum() and c.isascii() or c in " -_./=:,+@%":
+        if (c.isalnum() and c.isascii()) or c in " -_./=:,+@%":
             out.append(c)
         elif ord(c) > 0xFFFF:
             n = ord(c) - 0x10000
-            out.append("\\u%04x\\u%04x" % (0xD800 + (n >> 10), 0xDC00 + (n & 0x3FF)))
+            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
         else:
-            out.append("\\u%04x" % ord(c))
+            out.append(f"\\u{ord(c):04x}")
     return '"' + "".join(out) + '"'
 
 
