@@ -344,3 +344,22 @@ def test_a_library_mapped_from_the_package_cache_of_a_softlinked_environment_is_
     assert not real.startswith(str(prefix))
     assert _mapped(prefix, libraries=(real,)) == {"conda:libpkg": ["lib/libtracelib.so.1"]}
     assert _mapped(prefix, modules=(real,)) == {}  # only a library is looked for there
+
+
+def test_a_module_imported_then_dropped_counts_with_bytecode_kept_elsewhere(world, tmp_path) -> None:
+    """With PYTHONPYCACHEPREFIX the import reads only the bytecode, outside the environment: the
+    recorder names its source."""
+    from conda_prune.trace import TraceRun, read_records, trace_environ
+
+    python = str(world["prefix"] / "bin" / "python")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    base["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    code = "import sys, runtimeonly; del sys.modules['runtimeonly']"
+    subprocess.run([python, "-c", code], env=base, check=True)  # the bytecode is written once
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run([python, "-c", code], env=trace_environ(world["prefix"], out, base), check=True)
+    run_ = TraceRun("drop", 0)
+    read_records(out, run_)
+    (record,) = run_.records
+    assert str(world["prefix"] / SITE / "runtimeonly" / "__init__.py") in record.modules

@@ -14,7 +14,7 @@ starts its own file. Recorded, for paths under the environment (``CONDA_PRUNE_TR
 
 - ``modules``: the file of every module in ``sys.modules``, and every file Python opened for
   reading (``open``, ``io.open_code``: sources and bytecode of modules imported and dropped
-  again, data files);
+  again, bytecode kept under ``PYTHONPYCACHEPREFIX`` as its source, data files);
 - ``libraries``: every shared object mapped into the process (``/proc/self/maps``; where there
   is none, as on macOS, the extension modules in ``sys.modules`` and what ``ctypes`` loaded);
 - ``pth``: the ``.pth`` files ``site`` ran in the site-packages folders;
@@ -44,6 +44,9 @@ def _install(out, prefixes):
 
     abspath, normpath, fsdecode = os.path.abspath, os.path.normpath, os.fsdecode
     roots = tuple(normpath(p) + os.sep for p in prefixes if p)
+    # bytecode kept outside the sources (PYTHONPYCACHEPREFIX): <prefix>/<source folder>/<name>.<tag>.pyc
+    cache = getattr(sys, "pycache_prefix", None)
+    cache = normpath(abspath(cache)) if cache else None
     state = {"name": None, "busy": False, "truncated": False}
     modules, libraries, programs, commands = set(), set(), set(), []
 
@@ -180,6 +183,9 @@ def _install(out, prefixes):
                     if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR):
                         return
                     path = normpath(abspath(fsdecode(path)))
+                    if cache and path.startswith(cache + os.sep) and path.endswith(".pyc"):
+                        folder, name = os.path.split(path[len(cache):])
+                        path = os.path.join(folder, name.split(".")[0] + ".py")  # its source
                     if under_prefix(path):
                         add(modules, path)
             elif event == "ctypes.dlopen":
