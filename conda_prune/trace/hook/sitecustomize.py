@@ -215,6 +215,7 @@ def _install(out, prefixes):
             pass
 
     def forked():
+        state["busy"] = False  # a fork while another thread was writing: that write is the parent's
         try:
             new_name()
             started()
