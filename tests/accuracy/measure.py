@@ -466,7 +466,7 @@ def details(result: Result) -> str:
     if result.traced_verdict is not None:
         for run in result.traced_verdict.get("traces", []):
             lines.append(f"  traced: `{run['command']}` exit {run['exit_code']}, {run['processes']} Python "
-                         f"processes, {run['files_mapped']} files of {len(run['packages'])} packages")
+                         f"process(es), {run['files_mapped']} files of {len(run['packages'])} packages")
         lines += [f"  traced verdict doubt: {d}" for d in result.traced_verdict["doubts"]]
     return "\n".join(lines)
 
