@@ -29,6 +29,8 @@ from .output import Output
 
 if TYPE_CHECKING:
     from ..env_prune import EnvPruneReport
+    from ..records import EnvironmentData
+    from ..trace import TraceEvidence, TraceRun
     from ..removal import PruneResult
 
 #: problems listed one per line before the rest are summed up (all of them with -v)
@@ -232,7 +234,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     return EXIT_OK
 
 
-def _trace(args: argparse.Namespace, options: RunOptions, output: Output, prefix: Path) -> list:
+def _trace(args: argparse.Namespace, options: RunOptions, output: Output, prefix: Path) -> list[TraceRun]:
     """Run every ``--trace`` command before anything is planned (Ctrl-C there stops the run)."""
     commands = list(getattr(args, "trace_commands", None) or ())
     if not commands:
@@ -247,7 +249,7 @@ def _trace(args: argparse.Namespace, options: RunOptions, output: Output, prefix
     return run_traces(prefix, commands, to_stderr=options.json, progress=progress)
 
 
-def _trace_evidence(env, runs: list):
+def _trace_evidence(env: EnvironmentData, runs: list[TraceRun]) -> TraceEvidence | None:
     if not runs:
         return None
     from ..trace import trace_evidence

@@ -123,7 +123,9 @@ def _conda_took_our_trace(args: argparse.Namespace) -> None:
     (only the one line conda logs before a subcommand runs is left)."""
     from .options import STANDALONE
 
-    if getattr(args, STANDALONE, False) or not getattr(args, "trace_commands", None) or args.trace is not True:
+    if getattr(args, STANDALONE, False) or not getattr(args, "trace_commands", None):
+        return
+    if getattr(args, "trace", None) is not True:
         return
     from conda.auxlib import NULL
     from conda.base.context import context

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
+from ..trace import shown
 from .layout import Column, print_records, print_text
 from .words import command_name, human_bytes
 
@@ -148,7 +149,7 @@ def _render_traces(report: EnvPruneReport, console: Console) -> None:
     for run in report.traces:
         ended = "could not be started" if run.exit_code is None else f"exit {run.exit_code}"
         processes = len(run.records)
-        print_text(console, _t("Traced: ", (f"`{run.command}`", "bold"),
+        print_text(console, _t("Traced: ", (f"`{shown(run.command)}`", "bold"),
                                f" ({ended}, {processes} Python process{'es' if processes != 1 else ''}, "
                                f"{run.files_mapped} files of {len(run.packages)} packages loaded)"), indent=2)
 
