@@ -12,7 +12,7 @@ PACKAGE = REPO / "conda_prune"
 
 def _modules() -> set[str]:
     return {str(p.relative_to(REPO)) for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent.name in
-            ("appscan", "env_prune")} - {"conda_prune/cli/__init__.py", "conda_prune/render/__init__.py"}
+            ("appscan", "env_prune", "trace")} - {"conda_prune/cli/__init__.py", "conda_prune/render/__init__.py"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -301,6 +301,7 @@ def test_the_recipe_builds_a_noarch_conda_package_with_the_run_requirements(buil
     files = set(package.files)
     assert "site-packages/conda_prune/plugin.py" in files
     assert "site-packages/conda_prune/py.typed" in files
+    assert "site-packages/conda_prune/trace/hook/sitecustomize.py" in files  # --trace's recorder, package data
     assert not [f for f in files if "/tests/" in f or f.startswith(("tests/", "bench/"))]
 
 

@@ -29,6 +29,8 @@ from .output import Output
 
 if TYPE_CHECKING:
     from ..env_prune import EnvPruneReport
+    from ..records import EnvironmentData
+    from ..trace import TraceEvidence, TraceRun
     from ..removal import PruneResult
 
 #: problems listed one per line before the rest are summed up (all of them with -v)
@@ -133,6 +135,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
             "is not importable here; use --dry-run to see what is unused, or --export FILE for a lean environment.yml"
         )
 
+    runs = _trace(args, options, output, prefix)
     with output.progress("reading the application") as bar:
         scan = scan_app(apps, progress=lambda done, total: bar.update("reading the application", done, total))
     env = read_environment(prefix)
@@ -142,12 +145,17 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     from ..env_prune.native import NativeLibraries
 
     native = NativeLibraries(env, graph, cache_dir=default_cache_dir())  # what needed ELF files load
+    traced = _trace_evidence(env, runs)
     plan = plan_env_prune(
         env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
         self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
+        evidence_from=traced.evidence if traced is not None else None,
         expanders=[native],
     )
     plan.problems += [str(p) for p in roots.problems] + native.problems
+    if traced is not None:
+        plan.problems += traced.warnings
+        plan.doubts += traced.doubts
     for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
         output.warn(f"--keep {pattern!r} matches no package of {prefix}")
     _warn_problems(output, plan.problems, options.verbosity)
@@ -162,6 +170,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
         freed=bytes_leaving(env, [v.key for v in removable]),
         package_bytes=bytes_per_package(env, [v.key for v in removable]),
         dry_run=options.dry_run,
+        traces=runs,
     )
     if removable and not export:
         dists = [r.dist for r in env.records if f"conda:{r.name}" in {v.key for v in removable}]
@@ -228,6 +237,29 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
         if not u.before:
             output.warn(str(u))
     return EXIT_OK
+
+
+def _trace(args: argparse.Namespace, options: RunOptions, output: Output, prefix: Path) -> list[TraceRun]:
+    """Run every ``--trace`` command before anything is planned (Ctrl-C there stops the run)."""
+    commands = list(getattr(args, "trace_commands", None) or ())
+    if not commands:
+        return []
+    from ..trace import run_traces, shown
+
+    def progress(command: str) -> None:
+        if not options.quiet:
+            sys.stderr.write(f"tracing: {shown(command)}\n")
+            sys.stderr.flush()
+
+    return run_traces(prefix, commands, to_stderr=options.json, progress=progress)
+
+
+def _trace_evidence(env: EnvironmentData, runs: list[TraceRun]) -> TraceEvidence | None:
+    if not runs:
+        return None
+    from ..trace import trace_evidence
+
+    return trace_evidence(env, runs)
 
 
 def _cache_prune_now(

@@ -40,6 +40,8 @@ EPILOG = dedent(
           the same report as JSON
       conda prune -n myenv --app ./src --dry-run
           packages ./src never uses
+      conda prune -n myenv --app ./src --trace 'pytest -q' --dry-run
+          also count what a run of the tests loads
       conda prune -n myenv --app ./src --export lean.yml
           write a lean environment.yml
       conda prune -n myenv --app ./src --yes --with-cache
@@ -81,7 +83,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "missing (an unmounted disk?), or an environments.txt, envs dir or conda-meta you may not read.",
     )
 
-    app = parser.add_argument_group("Environment pruning (with --app)")
+    # conflict_handler: conda's own hidden --trace (trace-level logging, also -vvvv) gives way to ours
+    app = parser.add_argument_group("Environment pruning (with --app)", conflict_handler="resolve")
     app.add_argument(
         "--app", action="append", default=[], metavar="PATH",
         help="The application (files or folders) whose use of the environment decides what stays. Repeatable.",
@@ -100,6 +103,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_requested_from(app)
     add_output(parser, prompt=True)
+    # after conda's options, so that ours is the one that stays; its dest is not conda's "trace"
+    app.add_argument(
+        "--trace", action="append", default=[], metavar="COMMAND", dest="trace_commands",
+        help="Also run COMMAND in the environment (through /bin/sh, in this folder) and count every package "
+        "its Python processes load; e.g. --trace 'pytest -q'. Needs --app. Repeatable.",
+    )
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -108,10 +117,30 @@ def execute(args: argparse.Namespace) -> int:
     return quiet_on_closed_pipe(_execute)(args)
 
 
+def _conda_took_our_trace(args: argparse.Namespace) -> None:
+    """conda's pre-parser reads any ``--trace`` on the command line as its own hidden flag (trace-level
+    logging, as -vvvv) before our parser sees it. Ours names a command: set conda back as without it
+    (only the one line conda logs before a subcommand runs is left)."""
+    from .options import STANDALONE
+
+    if getattr(args, STANDALONE, False) or not getattr(args, "trace_commands", None):
+        return
+    if getattr(args, "trace", None) is not True:
+        return
+    from conda.auxlib import NULL
+    from conda.base.context import context
+    from conda.gateways.logging import set_log_level
+
+    args.trace = NULL
+    context.__init__(argparse_args=args)
+    set_log_level(context.log_level)
+
+
 def _execute(args: argparse.Namespace) -> int:
     from .options import locations_for, run_options
     from .output import Output
 
+    _conda_took_our_trace(args)
     options = run_options(args)
     output = Output(options)
     locs = locations_for(args, output)
@@ -119,6 +148,11 @@ def _execute(args: argparse.Namespace) -> int:
         from ..exceptions import UsageError
 
         raise UsageError("--requested-from only applies with --app (pruning an environment)")
+    if getattr(args, "trace_commands", None) and not args.app:
+        from ..exceptions import UsageError
+
+        raise UsageError("--trace needs --app PATH: a traced run only shows what that run loaded, so the "
+                         "application's files are read too")
     if args.app:
         from .env_prune import execute_env_prune
 

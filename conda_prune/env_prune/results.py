@@ -148,3 +148,4 @@ class EnvPruneReport:
     removed: list[str] = field(default_factory=list)
     unsatisfied_after: list[Unsatisfied] | None = None  # None: nothing was removed, nothing checked
     cache_prune: dict | None = None  # the cache prune's own JSON view, with --with-cache
+    traces: list = field(default_factory=list)  # each --trace run (conda_prune.trace.TraceRun)

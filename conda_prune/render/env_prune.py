@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..env_prune import KEPT, NEEDED, UNUSED, UNUSED_REASON, USED, EnvPruneReport, Verdict
+from ..trace import shown
 from .layout import Column, print_records, print_text
 from .words import command_name, human_bytes
 
@@ -69,6 +70,7 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
     not_parsed = f", {len(unparsed)} could not be parsed" if unparsed else ""
     print_text(console, _t("Application: ", (apps, "bold"), f" ({files} read{cached}{not_parsed})"), indent=2)
     print_text(console, _t("Environment: ", (str(plan.prefix), "bold"), f": {_counts(report)}"), indent=2)
+    _render_traces(report, console)
     if plan.roots is not None and plan.roots.note:
         asked = len({r.key for r in plan.roots.roots if r.asked})
         print_text(console, _t(("note: ", "yellow"), f"{plan.roots.note} ({asked} asked for)."), indent=2)
@@ -140,6 +142,16 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
         print_text(console, "[dim]Imports only under TYPE_CHECKING (not uses at run time):[/dim]")
         for use in plan.typing_only:
             print_text(console, Text(f"  {use.name} at {use.location}", style="dim"), indent=4)
+
+
+def _render_traces(report: EnvPruneReport, console: Console) -> None:
+    """One line per --trace command: how it ended and what it loaded."""
+    for run in report.traces:
+        ended = "could not be started" if run.exit_code is None else f"exit {run.exit_code}"
+        processes = len(run.records)
+        print_text(console, _t("Traced: ", (f"`{shown(run.command)}`", "bold"),
+                               f" ({ended}, {processes} Python process{'es' if processes != 1 else ''}, "
+                               f"{run.files_mapped} files of {len(run.packages)} packages loaded)"), indent=2)
 
 
 def _render_bytes(report: EnvPruneReport, console: Console) -> None:
@@ -266,5 +278,6 @@ def report_json(report: EnvPruneReport) -> dict[str, Any]:
             ],
         },
         "cache_prune": report.cache_prune,
+        "traces": [run.as_json() for run in report.traces],
         "refused": None,
     }

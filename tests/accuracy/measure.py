@@ -17,14 +17,16 @@ with its own tests. The measurement:
    - *truly unused*: every other installed package. None of its files was loaded while the
      application's tests ran, and no package that was loaded requires it.
 
-2. **The verdict under test**: ``conda-prune prune -p ENV --app APP --dry-run --json``, its
-   ``unused`` list.
+2. **The verdicts under test**: ``conda-prune prune -p ENV --app APP --dry-run --json``, its
+   ``unused`` list (the *static* row); and the same with ``--trace`` of the application's test
+   command, run in the application's folder (the *traced* row: what the static scan misses, a
+   run of the tests shows).
 
 3. **The comparison**: recall (truly unused packages called unused / truly unused), packages
    loaded at run time yet called unused (each would change what the application does: must be
    0), packages called unused that a loaded package requires.
 
-4. **After ``--yes``**: on a copy of the environment, ``conda prune -p COPY --app APP --yes``
+4. **After ``--yes``** (static row): on a copy of the environment, ``conda prune -p COPY --app APP --yes``
    (a real conda), then the application's tests again: do the same tests pass?
 """
 
@@ -39,7 +41,7 @@ import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .wheels import SITE, conda_name, fetch_wheels, python_package, wheel_to_package
@@ -61,6 +63,8 @@ class Case:
     timeout: int = 600
     #: the targets not met yet: test name -> reason (the current figure); those tests are xfail
     known_misses: dict[str, str] = field(default_factory=dict)
+    #: the same for the traced row (``--trace`` of the application's tests)
+    traced_known_misses: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +108,20 @@ class Result:
     removed: list[str] = field(default_factory=list)
     removal_note: str = ""  # why the --yes check did not run, or what went wrong
     seconds: dict[str, float] = field(default_factory=dict)
+    traced_verdict: dict | None = None  # the JSON document of the verdict with --trace
+    mode: str = "static"  # or "traced": which verdict ``called_unused`` holds
+
+    def traced(self) -> Result | None:
+        """The same measurement seen through the traced verdict (its own row of the table)."""
+        if self.traced_verdict is None:
+            return None
+        return replace(self, called_unused=set(self.traced_verdict["unused"]), verdict=self.traced_verdict,
+                       mode="traced", after=None, removed=[],
+                       removal_note="not run for this row (the row above prunes a copy)")
+
+    @property
+    def known_misses(self) -> dict[str, str]:
+        return self.case.traced_known_misses if self.mode == "traced" else self.case.known_misses
 
     @property
     def correctly_unused(self) -> set[str]:
@@ -305,13 +323,24 @@ def closure(graph: dict[str, set[str]], start: Iterable[str]) -> set[str]:
 # -- the verdict under test --------------------------------------------------------------------------
 
 
-def verdict(built: Built, prefix: Path) -> dict:
+#: the application's tests as the traced verdict runs them (``--trace``), in the application's folder
+TRACED_TESTS = f"sh {TEST_SCRIPT} -p no:cacheprovider -q -o addopts="
+#: conda-prune from this checkout without PYTHONPATH, which a traced command would inherit
+_STANDALONE = (f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+               "from conda_prune.cli.standalone import main; sys.exit(main())")
+
+
+def verdict(built: Built, prefix: Path, *, traced: bool = False) -> dict:
     env = built.inst.environ(CONDA_PRUNE_CACHE_DIR=str(built.root / "scan-cache"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "conda_prune", "prune", "-p", str(prefix), "--app", str(built.app),
-         "--dry-run", "--json"],
-        env=env, capture_output=True, text=True, cwd=built.root,
-    )
+    cmd = [sys.executable, "-m", "conda_prune", "prune", "-p", str(prefix), "--app", str(built.app),
+           "--dry-run", "--json"]
+    cwd = built.root
+    if traced:  # the tests run as the ground truth runs them: same variables, same folder
+        conda_vars = {k: v for k, v in env.items() if k.startswith("CONDA")}
+        env = {**app_environ(built.root, prefix, None), **conda_vars}
+        cmd = [sys.executable, "-c", _STANDALONE, *cmd[3:], "--trace", TRACED_TESTS]
+        cwd = built.app
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd, timeout=built.case.timeout * 2)
     if proc.returncode != 0:
         raise AssertionError(f"conda-prune exited {proc.returncode}: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout)
@@ -343,9 +372,10 @@ def have_conda() -> bool:
     return True
 
 
-def measure(case: Case, root: Path, *, removal: bool | None = None) -> Result:
-    """Build the case, trace the application's tests, ask conda-prune, compare; then (with a
-    real conda) prune a copy with ``--yes`` and run the tests again."""
+def measure(case: Case, root: Path, *, removal: bool | None = None, traced: bool = True) -> Result:
+    """Build the case, trace the application's tests, ask conda-prune (and, ``traced``, again
+    with ``--trace`` of those tests), compare; then (with a real conda) prune a copy with
+    ``--yes`` and run the tests again."""
     built = build(case, root)
     seconds = {"build": built.seconds}
     before = run_app_tests(built, built.prefix, "before")
@@ -361,6 +391,10 @@ def measure(case: Case, root: Path, *, removal: bool | None = None) -> Result:
     seconds["verdict"] = time.monotonic() - started
     result = Result(case, built, installed, loaded, needed, set(installed) - needed, set(doc["unused"]), doc, before,
                     seconds=seconds)
+    if traced:
+        started = time.monotonic()
+        result.traced_verdict = verdict(built, built.prefix, traced=True)
+        seconds["traced verdict"] = time.monotonic() - started
     if removal is None:
         removal = have_conda()
     if not removal:
@@ -398,8 +432,8 @@ def row(result: Result) -> list[str]:
         if result.removal_note:
             after += f"; {result.removal_note}"
     return [
-        result.case.name,
-        result.case.about,
+        result.case.name + (" --trace" if result.mode == "traced" else ""),
+        result.case.about if result.mode == "static" else "the same, with --trace of the application's tests",
         str(len(result.installed)),
         str(len(result.loaded)),
         str(len(result.truly_unused)),
@@ -413,7 +447,8 @@ def row(result: Result) -> list[str]:
 
 
 def table(results: Iterable[Result]) -> str:
-    rows = [row(r) for r in results]
+    """A static row per case, and its traced row beneath when there is one."""
+    rows = [row(v) for r in results for v in (r, r.traced()) if v is not None]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in rows]
     return "\n".join(lines)
@@ -423,8 +458,16 @@ def details(result: Result) -> str:
     """What each run-time-loaded package called unused was loaded for (one line each)."""
     lines = [f"{result.case.name}: tests {result.before.summary()} in {result.before.seconds:.0f} s; "
              f"built in {result.seconds['build']:.0f} s"]
-    for name in sorted(result.loaded_called_unused):
-        lines.append(f"  {name}: called unused, loaded: {', '.join(result.loaded[name])}")
+    for view in (result, result.traced()):
+        if view is None:
+            continue
+        for name in sorted(view.loaded_called_unused):
+            lines.append(f"  {name}: called unused ({view.mode}), loaded: {', '.join(view.loaded[name])}")
+    if result.traced_verdict is not None:
+        for run in result.traced_verdict.get("traces", []):
+            lines.append(f"  traced: `{run['command']}` exit {run['exit_code']}, {run['processes']} Python "
+                         f"process(es), {run['files_mapped']} files of {len(run['packages'])} packages")
+        lines += [f"  traced verdict doubt: {d}" for d in result.traced_verdict["doubts"]]
     return "\n".join(lines)
 
 

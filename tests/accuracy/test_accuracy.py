@@ -19,7 +19,7 @@ pytestmark = pytest.mark.accuracy
 
 
 def _known_miss(request: pytest.FixtureRequest, result: Result, target: str) -> None:
-    reason = result.case.known_misses.get(target)
+    reason = result.known_misses.get(target)
     if reason:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
@@ -73,3 +73,33 @@ def test_the_application_tests_pass_the_same_after_yes(measured: Result, request
     changed = {k: (v, measured.after.outcomes.get(k)) for k, v in measured.before.outcomes.items()
                if measured.after.outcomes.get(k) != v}
     assert measured.same_after, list(changed.items())[:10] or measured.after.output
+
+
+# -- the traced row: the same verdict with --trace of the application's tests ---------------------
+
+
+@pytest.fixture
+def traced(measured: Result) -> Result:
+    view = measured.traced()
+    assert view is not None, "the traced verdict was not measured"
+    return view
+
+
+def test_traced_verdict_ran_the_tests_and_has_no_doubts(traced: Result) -> None:
+    (run,) = traced.verdict["traces"]
+    assert run["processes"] >= 1 and run["files_mapped"] > 0, run
+    assert not traced.verdict["doubts"], traced.verdict["doubts"]
+
+
+def test_traced_no_package_loaded_at_run_time_is_called_unused(traced: Result, request: pytest.FixtureRequest) -> None:
+    _known_miss(request, traced, "loaded_called_unused")
+    assert not traced.loaded_called_unused, {n: traced.loaded[n] for n in traced.loaded_called_unused}
+
+
+def test_traced_no_package_a_loaded_one_requires_is_called_unused(traced: Result) -> None:
+    assert not traced.required_called_unused
+
+
+def test_traced_recall_is_at_least_80_percent(traced: Result, request: pytest.FixtureRequest) -> None:
+    _known_miss(request, traced, "recall")
+    assert traced.recall >= 0.8, sorted(traced.missed)
