@@ -149,10 +149,17 @@ def _is_ci(rel: str) -> bool:
 _DOTTED_NAME = re.compile(r"(?<![\w./$-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w/-])")
 
 
+#: the last part of a dotted word that is a file or a host, not a module (``README.md``, ``numpy.org``)
+_NOT_MODULE_ENDS = frozenset({
+    "py", "pyc", "txt", "md", "rst", "toml", "yml", "yaml", "json", "cfg", "ini", "csv", "html", "htm", "css",
+    "js", "png", "jpg", "svg", "gz", "zip", "tar", "whl", "lock", "log", "sh", "org", "com", "io", "net", "dev",
+})
+
+
 def _dotted_names(text: str) -> set[str]:
     """``a.b.C`` in configuration (``_target_: sklearn.svm.SVC``, logging handler classes,
-    entry points): a module loaded by name."""
-    return set(_DOTTED_NAME.findall(text))
+    entry points): a module loaded by name. A file name or a host name is none."""
+    return {n for n in _DOTTED_NAME.findall(text) if n.rsplit(".", 1)[-1].lower() not in _NOT_MODULE_ENDS}
 
 
 def _scan_packed(file: AppFile, check_syntax: bool = False) -> list[Any]:

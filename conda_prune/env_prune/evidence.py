@@ -131,10 +131,12 @@ def collect_evidence(
             owners = providers.libraries.get(library_name(use.name), set())
             evidence.add(owners & graph.nodes.keys(), Evidence(LIBRARY, use.describe(), use.location), use.optional)
     distributions = distribution_names(env)
+    tops_by_lower = _tops_by_lower(providers)
     for name, files in scan.names.items():
         if "-" in name:  # a distribution name: importlib.metadata.version("scikit-learn")
             owners = {distributions[normalize_pip_name(name)]} if normalize_pip_name(name) in distributions else set()
         else:
+            name = _installed_spelling(name, providers, tops_by_lower)
             top = name.split(".")[0]
             if top in providers.stdlib or top in _COMMON_WORDS or top not in providers.modules:
                 continue
@@ -148,6 +150,25 @@ def collect_evidence(
         for top, uses in sorted(missing.items())
     ]
     return evidence, missing_modules, dynamic, typing_only
+
+
+def _tops_by_lower(providers: Providers) -> dict[str, list[str]]:
+    tops: dict[str, list[str]] = {}
+    for module in providers.modules:
+        if "." not in module:
+            tops.setdefault(module.lower(), []).append(module)
+    return tops
+
+
+def _installed_spelling(name: str, providers: Providers, tops_by_lower: dict[str, list[str]]) -> str:
+    """A name given as a string (``engine="netcdf4"``) in the spelling of the installed module
+    (``netCDF4``). Python's import is exact about case, but such a string is no import: the
+    library maps it to its module itself, whatever the case. An exact match wins."""
+    top, dot, rest = name.partition(".")
+    if top in providers.modules:
+        return name
+    spellings = tops_by_lower.get(top.lower(), ())
+    return f"{spellings[0]}{dot}{rest}" if len(spellings) == 1 else name
 
 
 def _entry_point_groups(dist: PipDistribution) -> dict[str, list[str]]:

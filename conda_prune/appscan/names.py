@@ -1,0 +1,153 @@
+"""Strings that name a module or a distribution where code uses them as one.
+
+A quoted word is evidence only in a place that loads what it names, never for being a word: a
+colour table's ``'black': '#000000'`` keeps neither black nor click. The places:
+
+* a keyword argument or assignment that picks an implementation by name: ``engine=``,
+  ``backend=``, ``plugins=``, ``driver=``, ``parser=``, ``flavor=``, ``loader=``, ``module=``
+  (``pd.read_excel(f, engine="openpyxl")``);
+* a setting whose value lists modules or dotted paths: Django's ``INSTALLED_APPS`` and
+  ``MIDDLEWARE``, any ``*_BACKENDS``, ``*_CLASSES``, ``*_APPS``, ``*_PLUGINS``, ``*_EXTENSIONS``,
+  ``*_ENGINE`` (``AUTHENTICATION_BACKENDS``, ``DEFAULT_RENDERER_CLASSES``), Sphinx's
+  ``extensions``; the same names as dictionary keys (``'ENGINE': 'django.db.backends.postgresql'``,
+  ``'BACKEND': 'django_redis.cache.RedisCache'``), and ``'class'``, ``'()'`` (logging
+  configuration) and ``'_target_'`` (Hydra);
+* the first argument of a call that imports or reads a package by name: ``mock.patch("a.b.f")``,
+  ``monkeypatch.setattr("a.b.f", ...)``, ``import_string``, ``pydoc.locate``,
+  ``importlib.metadata.version("scikit-learn")`` and its kin, ``importlib.resources.files("pkg")``,
+  ``pkgutil.get_data``, ``pkg_resources`` lookups;
+* ``"module://mplcairo.base"`` (a matplotlib backend module) and the driver of a database URL
+  (``"postgresql+psycopg2://..."``).
+
+Regular expressions over the text, not a parse: the scan of every Python file must stay fast,
+and a string found in an odd place (a comment) can only keep a package, never remove one.
+``import_module("x")`` and ``pytest_plugins`` are imports, found by :mod:`.python`.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: keyword arguments (and plain assignments) whose string value names an implementation to load
+_KEYWORDS = ("engine", "backend", "backends", "plugin", "plugins", "driver", "flavor", "parser", "loader",
+             "module", "modules", "serializer", "extensions", "features", "_target_")
+#: the last word of a setting (or dictionary key) whose value lists modules or dotted paths
+_SETTING_TAILS = frozenset({
+    "apps", "middleware", "middlewares", "backend", "backends", "classes", "class", "engine", "engines",
+    "plugins", "extensions", "modules", "processors", "loaders", "finders", "renderers", "parsers",
+    "serializer", "handlers", "hashers", "validators", "_target_", "()", "cls",
+})
+_CALLS = (
+    "patch", "setattr", "import_string", "import_by_path", "locate", "version", "distribution", "metadata",
+    "requires", "get_distribution", "require", "files", "resource_filename", "resource_string",
+    "resource_stream", "resource_exists", "resource_listdir", "read_text", "read_binary", "open_text",
+    "open_binary", "get_data", "load_entry_point", "packages_distributions", "get_loader",
+    "BeautifulSoup", "use", "switch_backend", "set_backend",
+)
+#: calls whose every string argument may name what they load (a parser, a backend)
+_CALLS_ALL_ARGS = frozenset({"BeautifulSoup"})
+#: matplotlib backends (``matplotlib.use("QtAgg")``, ``%matplotlib qt``) -> the modules they load,
+#: every binding a backend may pick: Qt's tries PyQt6, PySide6, PyQt5, PySide2 in turn
+_QT = ("PyQt6", "PySide6", "PyQt5", "PySide2")
+MATPLOTLIB_BACKENDS: dict[str, tuple[str, ...]] = {
+    "qt": _QT, "qtagg": _QT, "qtcairo": _QT, "qt5": ("PyQt5", "PySide2"), "qt5agg": ("PyQt5", "PySide2"),
+    "qt5cairo": ("PyQt5", "PySide2"), "qt6": ("PyQt6", "PySide6"), "qt4": ("PyQt4", "PySide"),
+    "widget": ("ipympl",), "ipympl": ("ipympl",), "tk": ("tkinter",), "tkagg": ("tkinter",),
+    "tkcairo": ("tkinter", "cairo", "cairocffi"), "wx": ("wx",), "wxagg": ("wx",), "wxcairo": ("wx", "cairo"),
+    "gtk": ("gi",), "gtk3": ("gi",), "gtk4": ("gi",), "gtk3agg": ("gi",), "gtk4agg": ("gi",),
+    "gtk3cairo": ("gi", "cairo"), "gtk4cairo": ("gi", "cairo"), "cairo": ("cairo", "cairocffi"),
+    "webagg": ("tornado",), "nbagg": ("ipykernel",), "notebook": ("ipykernel",), "macosx": (), "osx": (),
+    "agg": (), "pdf": (), "ps": (), "svg": (), "pgf": (), "template": (), "inline": ("matplotlib_inline",),
+}
+
+
+def backend_modules(backend: str) -> tuple[str, ...]:
+    """The modules a matplotlib backend loads (``module://x.y`` names its module)."""
+    if backend.startswith("module://"):
+        return (backend[len("module://"):],)
+    return MATPLOTLIB_BACKENDS.get(backend.lower(), ())
+_STRING = r"""[rRbBuU]?(?:"[^"\\\n]*"|'[^'\\\n]*')"""
+_HEAD = re.compile(
+    r"(?:(?<![\w.])(?P<kw>" + "|".join(_KEYWORDS) + r")\s*(?::[^=\n]*)?\+?=(?!=)\s*"
+    r"|(?<![\w.])(?P<setting>[A-Z][A-Z0-9_]*)\s*(?::[^=\n]*)?\+?=(?!=)\s*"
+    r"|[\"'](?P<key>[A-Za-z_]\w*|\(\))[\"']\s*(?::|\]\s*=(?!=))\s*"
+    r"|(?<![\w])(?P<call>" + "|".join(_CALLS) + r")\s*\(\s*)"
+)
+_STRING_AT = re.compile(_STRING)
+_NAME = re.compile(r"""["']([A-Za-z_][\w.-]*)["']""")
+_URL_MODULE = re.compile(r"""["']module://([A-Za-z_][\w.]*)""")
+_DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
+_VALUE_LIMIT = 20000
+
+
+def _counts(word: str) -> bool:
+    lower = word.lower()
+    return lower in _SETTING_TAILS or lower.rsplit("_", 1)[-1] in _SETTING_TAILS or lower in (
+        "installed_apps", "middleware_classes")
+
+
+def _value(text: str, pos: int) -> str:
+    """The value starting at ``pos``: one string literal, or a bracketed list, tuple, set or
+    dict (strings inside respected), cut at a bound."""
+    if pos >= len(text):
+        return ""
+    if text[pos] not in "([{":
+        match = _STRING_AT.match(text, pos)
+        return match.group() if match else ""
+    depth = 0
+    i = pos
+    end = min(len(text), pos + _VALUE_LIMIT)
+    while i < end:
+        ch = text[i]
+        if ch in "\"'":
+            close = text.find(ch, i + 1)
+            newline = text.find("\n", i + 1)
+            if close < 0 or (0 <= newline < close):
+                i = i + 1 if newline < 0 else newline
+                continue
+            i = close + 1
+            continue
+        if ch == "#":
+            newline = text.find("\n", i)
+            i = end if newline < 0 else newline
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return text[pos : i + 1]
+        i += 1
+    return text[pos:end]
+
+
+def named_strings(text: str) -> set[str]:
+    """Module and distribution names the code loads by name (see the module docstring). Only
+    names: the line of the few that turn out to name a package is found later by
+    :func:`conda_prune.appscan.python.locate`, which is cheaper than counting lines for all."""
+    names: set[str] = set()
+    if "'" not in text and '"' not in text:
+        return names
+    for match in _HEAD.finditer(text):
+        setting, key, call = match.group("setting"), match.group("key"), match.group("call")
+        if setting is not None and not _counts(setting):
+            continue
+        if key is not None and not _counts(key):
+            continue
+        if call in _CALLS_ALL_ARGS:
+            value = _value(text, text.rfind("(", match.start(), match.end()))
+        else:
+            value = _value(text, match.end())
+        if call is not None and call not in _CALLS_ALL_ARGS:  # the first argument only
+            first = _STRING_AT.match(value) if value else None
+            value = first.group() if first else ""
+        if call in ("use", "switch_backend"):  # matplotlib.use("QtAgg")
+            for backend in _NAME.findall(value):
+                names.update(backend_modules(backend))
+            continue
+        names.update(_NAME.findall(value))
+    if "module://" in text:
+        names.update(_URL_MODULE.findall(text))
+    if "://" in text:
+        names.update(_DIALECT.findall(text))
+    return {n for n in names if len(n) > 1 and n[-1] not in ".-" and ".." not in n and not ("-" in n and "." in n)}

@@ -1,0 +1,132 @@
+"""What counts as evidence of use, on a real Python 3.12 environment built offline: strings only
+where code loads what they name, notebook magics, named kernels and the notebook server, the
+environment's own standard library, ``.pth`` files, and the file kinds read besides Python."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from builder import Installation
+from conda_prune.appscan import scan_app
+from conda_prune.env_prune import NEEDED, UNUSED, USED, EnvPrunePlan, plan_env_prune
+from conda_prune.records import read_environment
+
+PY = "lib/python3.12"
+SITE = f"{PY}/site-packages"
+KERNEL_ARGV = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def modules(*names: str) -> dict[str, str]:
+    """site-packages files for top-level modules (``a.b`` makes a package ``a`` with ``b``)."""
+    files = {}
+    for name in names:
+        parts = name.split(".")
+        files[f"{SITE}/{'/'.join(parts)}/__init__.py"] = f"# {name}\n"
+        for i in range(1, len(parts)):
+            files[f"{SITE}/{'/'.join(parts[:i])}/__init__.py"] = ""
+    return files
+
+
+def build(inst: Installation) -> Installation:
+    p = inst.package
+    p("python", "3.12.4", "h0", files={
+        f"{PY}/os.py": "", f"{PY}/json/__init__.py": "", f"{PY}/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so": "",
+        f"{PY}/lib-dynload/math.cpython-312-x86_64-linux-gnu.so": "",
+    }, executables=["python", "python3"])
+    p("setuptools", "70.0.0", "pyh0", depends=["python"], files={
+        **modules("setuptools", "_distutils_hack", "pkg_resources"),
+        f"{SITE}/distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; "
+                                            "enabled = os.environ.get(var, 'local') == 'local'; "
+                                            "enabled and __import__('_distutils_hack').add_shim(); \n",
+    })
+    for name, module in [("black", "black"), ("click", "click"), ("pathspec", "pathspec"), ("netcdf4", "netCDF4"),
+                         ("openpyxl", "openpyxl"), ("line_profiler", "line_profiler"), ("cython", "Cython"),
+                         ("jupysql", "sql"), ("ipympl", "ipympl"), ("pyqt", "PyQt5"), ("pyside6", "PySide6"),
+                         ("thirdparty", "thirdparty"), ("matplotlib-base", "matplotlib"), ("lxml", "lxml"),
+                         ("jupyterlab", "jupyterlab"), ("notebook", "notebook"), ("jupyter_server", "jupyter_server"),
+                         ("requests", "requests")]:
+        p(name, "1.0", "pyh0", depends=["python"], files=modules(module))
+    p("ipykernel", "6.29.4", "pyh0", depends=["python"], files={
+        **modules("ipykernel"), f"{SITE}/ipykernel_launcher.py": "",
+        "share/jupyter/kernels/python3/kernel.json": json.dumps({"argv": KERNEL_ARGV, "language": "python"}),
+    })
+    p("pywin32-like", "306", "py312h0", depends=["python"], files={
+        f"{SITE}/pywin32.pth": "# the folders of win32\nwin32\nwin32/lib\nimport os\n",
+        f"{SITE}/win32/win32api.cpython-312-x86_64-linux-gnu.so": "", f"{SITE}/win32/lib/win32con.py": "",
+    })
+    for name, programs in [("samtools", ["samtools"]), ("snakemake", ["snakemake"]), ("just", ["just"]),
+                           ("ffmpeg", ["ffmpeg"]), ("pandoc", ["pandoc"]), ("ruff", ["ruff"]),
+                           ("mypy", ["mypy"]), ("r-base", ["R", "Rscript"])]:
+        p(name, "1.0", "h0", executables=programs)
+    return inst
+
+
+NAMES = ["python", "setuptools", "black", "click", "pathspec", "netcdf4", "openpyxl", "line_profiler", "cython",
+         "jupysql", "ipympl", "pyqt", "pyside6", "thirdparty", "matplotlib-base", "lxml", "jupyterlab", "notebook",
+         "jupyter_server", "requests", "ipykernel", "pywin32-like", "samtools", "snakemake", "just", "ffmpeg",
+         "pandoc", "ruff", "mypy", "r-base"]
+
+
+@pytest.fixture(scope="module")
+def env312(tmp_path_factory) -> Installation:
+    inst = build(Installation(tmp_path_factory.mktemp("py312") / "inst"))
+    inst.create_env("py312", NAMES)
+    return inst
+
+
+def plan_for(inst: Installation, files: dict[str, str], tmp_path: Path) -> EnvPrunePlan:
+    app = tmp_path / "app"
+    for rel, text in files.items():
+        path = app / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return plan_env_prune(read_environment(inst.prefix_of("py312")), scan_app([app], cache_dir=None))
+
+
+def status(plan: EnvPrunePlan) -> dict[str, str]:
+    return {v.name: v.status for v in plan.verdicts}
+
+
+def test_a_colour_table_is_no_evidence_but_a_loading_context_is(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"style.py": """\
+        COLOURS = {'black': '#000000', 'click': '#ffffff'}
+        WORDS = ["pathspec", "requests"]
+        print("openpyxl")
+        """}, tmp_path / "a")
+    s = status(plan)
+    assert (s["black"], s["click"], s["pathspec"], s["requests"], s["openpyxl"]) == (UNUSED,) * 5
+    plan = plan_for(env312, {"settings.py": """\
+        INSTALLED_APPS = ["black"]
+        LOGGING = {"handlers": {"h": {"class": "click.Handler"}}}
+        def read(f):
+            return pd.read_excel(f, engine="openpyxl")
+        with mock.patch("requests.get"):
+            pass
+        soup = BeautifulSoup(text, "lxml")
+        """}, tmp_path / "b")
+    s = status(plan)
+    assert (s["black"], s["click"], s["openpyxl"], s["requests"], s["lxml"]) == (USED,) * 5
+    assert s["pathspec"] == UNUSED
+    assert "names 'openpyxl'" in plan.verdict("openpyxl").reason
+
+
+def test_an_engine_name_matches_its_module_in_any_case(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"io.py": "import xarray\nds = xarray.open_dataset(f, engine='netcdf4')\n"}, tmp_path)
+    assert plan.verdict("netcdf4").status == USED
+    assert "names 'netCDF4'" in plan.verdict("netcdf4").reason
+    # an import is exact about case, as Python's own import is
+    plan = plan_for(env312, {"io.py": "import netcdf4\n"}, tmp_path / "import")
+    assert plan.verdict("netcdf4").status == UNUSED
+
+
+def test_dotted_names_in_configuration_are_modules_not_files_or_hosts(tmp_path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "conf.yaml").write_text("model:\n  _target_: sklearn.svm.SVC\ndocs: black.md\nsite: pathspec.org\n")
+    names = set(scan_app([app], cache_dir=None).names)
+    assert "sklearn.svm.SVC" in names
+    assert not names & {"black.md", "pathspec.org"}
