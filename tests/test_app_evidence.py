@@ -130,3 +130,52 @@ def test_dotted_names_in_configuration_are_modules_not_files_or_hosts(tmp_path) 
     names = set(scan_app([app], cache_dir=None).names)
     assert "sklearn.svm.SVC" in names
     assert not names & {"black.md", "pathspec.org"}
+
+
+def test_the_standard_library_is_the_environments_own(env312, tmp_path) -> None:
+    from conda_prune.environment import environment_stdlib
+
+    names, source = environment_stdlib(env312.prefix_of("py312"))
+    assert {"os", "json", "_json", "math", "sys", "builtins"} <= names
+    assert "distutils" not in names and "site-packages" not in names and "setuptools" not in names
+    assert source == "the environment's lib/python3.12"
+    # Python 3.12 has no distutils: setuptools serves it, so it is used, and nothing is missing
+    plan = plan_for(env312, {"build.py": "from distutils.core import setup\nimport os, math\n"}, tmp_path)
+    assert plan.verdict("setuptools").status == USED
+    assert "from distutils.core import setup" in plan.verdict("setuptools").reason
+    assert plan.missing == []
+    assert not any("standard library" in p for p in plan.problems)
+
+
+def test_without_a_python_the_standard_library_is_the_hosts_and_the_report_says_so(inst, tmp_path) -> None:
+    inst.package("black", "1.0", "pyh0", files=modules("black"))
+    inst.create_env("nopython", ["black"])
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "a.py").write_text("import os, black\n")
+    plan = plan_env_prune(read_environment(inst.prefix_of("nopython")), scan_app([app], cache_dir=None))
+    assert plan.missing == [] and plan.verdict("black").status == USED
+    assert any("standard library's modules were taken from the Python running this command" in p
+               for p in plan.problems)
+
+
+def test_a_pth_file_is_evidence_only_for_the_folders_it_puts_on_the_path(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"a.py": "import os\n"}, tmp_path / "none")
+    assert plan.verdict("setuptools").status == UNUSED  # distutils-precedence.pth alone is no use
+    assert plan.verdict("pywin32-like").status == UNUSED
+    plan = plan_for(env312, {"a.py": "import win32api\nimport win32con\n"}, tmp_path / "win32")
+    assert plan.verdict("pywin32-like").status == USED
+    assert plan.missing == []
+
+
+def test_a_virtual_environment_takes_the_standard_library_of_its_base(tmp_path) -> None:
+    from conda_prune.environment import environment_stdlib
+
+    base, venv = tmp_path / "base", tmp_path / "venv"
+    (base / "lib" / "python3.12" / "tomllib").mkdir(parents=True)
+    (base / "lib" / "python3.12" / "tomllib" / "__init__.py").write_text("")
+    (base / "bin").mkdir()
+    (venv / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\nversion = 3.12.4\n")
+    names, source = environment_stdlib(venv)
+    assert "tomllib" in names and str(base / "lib" / "python3.12") in source
