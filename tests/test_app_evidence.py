@@ -179,3 +179,25 @@ def test_a_virtual_environment_takes_the_standard_library_of_its_base(tmp_path) 
     (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\nversion = 3.12.4\n")
     names, source = environment_stdlib(venv)
     assert "tomllib" in names and str(base / "lib" / "python3.12") in source
+
+
+@pytest.mark.parametrize("call,module", [
+    ('importlib.import_module(".x", package="thirdparty")', "thirdparty.x"),
+    ('importlib.import_module("..y", "thirdparty.sub")', "thirdparty.y"),
+    ('importlib.import_module(".", package="thirdparty")', "thirdparty"),
+])
+def test_a_relative_import_module_with_a_literal_package_is_that_package(env312, tmp_path, call, module) -> None:
+    from conda_prune.appscan.python import read_lines, scan_python_snippet
+
+    source = f"import importlib\n{call}\n"
+    for uses in (read_lines(source, "a.py"), scan_python_snippet(source, "a.py", 1)):
+        assert [(u.name, u.line) for u in uses if u.how == "import_module"] == [(module, 2)]
+    plan = plan_for(env312, {"a.py": source}, tmp_path)
+    assert plan.verdict("thirdparty").status == USED
+
+
+def test_a_relative_import_module_of_the_codes_own_package_is_first_party() -> None:
+    from conda_prune.appscan.python import scan_python_snippet
+
+    uses = scan_python_snippet('import importlib\nimportlib.import_module(".x", package=__package__)\n', "a.py", 1)
+    assert [u for u in uses if u.how == "import_module"] == []

@@ -218,7 +218,9 @@ class _TreeReader:
             is_optional = optional or last in _OPTIONAL_IMPORTERS
             if name is not None:
                 if name.startswith("."):
-                    return  # relative to the application's own package
+                    name = _absolute_import_name(name, node)
+                    if name is None:
+                        return  # relative to the application's own package
                 if _DOTTED.match(name):
                     self.use(MODULE, name, node, last, is_optional)
             elif first is not None and last in ("import_module", "__import__"):
@@ -255,6 +257,26 @@ class _TreeReader:
             else:  # run("pytest", "tests") (nox, invoke): the words are the arguments
                 self.uses += argv_uses([s if s is not None else "{}" for s in strings], self.path, line, how,
                                        scan_python_snippet)
+
+
+def _absolute_import_name(name: str, node: ast.Call) -> str | None:
+    """``import_module(".x", package="thirdparty")`` -> ``thirdparty.x``, as importlib resolves
+    it; None when the package is not a literal (``__package__``, ``__name__``: the code's own)."""
+    package = None
+    if len(node.args) > 1:
+        package = _string(node.args[1])
+    for keyword in node.keywords:
+        if keyword.arg == "package":
+            package = _string(keyword.value)
+    if not package or package.startswith(".") or not _DOTTED.match(package):
+        return None
+    level = len(name) - len(name.lstrip("."))
+    base = package.split(".")
+    if level - 1 >= len(base):
+        return None  # beyond the top-level package: importlib raises
+    base = base[: len(base) - (level - 1)]
+    rest = name[level:]
+    return ".".join([*base, rest]) if rest else ".".join(base)
 
 
 def read_tree(tree: ast.AST, path: str, first_line: int = 1) -> list[Use]:
