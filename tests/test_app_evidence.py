@@ -201,3 +201,36 @@ def test_a_relative_import_module_of_the_codes_own_package_is_first_party() -> N
 
     uses = scan_python_snippet('import importlib\nimportlib.import_module(".x", package=__package__)\n', "a.py", 1)
     assert [u for u in uses if u.how == "import_module"] == []
+
+
+def notebook(*cells: str, kernel: str | None = "python3") -> str:
+    meta = {"kernelspec": {"name": kernel, "language": "python", "display_name": kernel}} if kernel else {}
+    return json.dumps({"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells],
+                       "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_notebook_magics_load_what_they_name(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"nb.ipynb": notebook(
+        "%load_ext line_profiler\n%matplotlib qt\n",
+        "%%cython\ncimport thirdparty\ndef f(int x):\n    return x\n",
+        "%load_ext sql\n",
+        "%%sql\nSELECT * FROM t\n",
+        "%run -m black --check .\n",
+        "!ruff check .\nfiles = !mypy src\n",
+        "%timeit -n 3 import requests\n",
+    )}, tmp_path)
+    s = status(plan)
+    for name in ("line_profiler", "matplotlib-base", "pyqt", "pyside6", "cython", "jupysql", "black", "ruff",
+                 "mypy", "thirdparty", "requests"):
+        assert s[name] == USED, (name, plan.verdict(name))
+    assert s["ipympl"] == UNUSED
+    assert "%matplotlib qt" in plan.verdict("pyside6").reason
+    assert "%%cython" in plan.verdict("cython").reason
+    assert plan.missing == []  # PyQt6 and PySide2 are not installed: the backend picks another
+
+
+def test_matplotlib_widget_and_qt5_pick_their_bindings(env312, tmp_path) -> None:
+    s = status(plan_for(env312, {"nb.ipynb": notebook("%matplotlib widget\n")}, tmp_path / "widget"))
+    assert (s["ipympl"], s["pyqt"], s["pyside6"]) == (USED, UNUSED, UNUSED)
+    s = status(plan_for(env312, {"nb.ipynb": notebook("%matplotlib qt5\n")}, tmp_path / "qt5"))
+    assert (s["ipympl"], s["pyqt"], s["pyside6"]) == (UNUSED, USED, UNUSED)

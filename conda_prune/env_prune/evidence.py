@@ -40,6 +40,11 @@ _COMMON_WORDS = frozenset({
 })
 
 
+#: uses that name one of several modules, any of which will do (``%matplotlib qt``: PyQt6,
+#: PySide6, PyQt5 or PySide2): each installed one is used, the others are not missing
+_ANY_OF = ("%matplotlib ", "%pylab ")
+
+
 _KNOWN_CONSUMERS = {
     "pytest11": "pytest",
     "console_scripts": "",
@@ -90,6 +95,8 @@ def collect_evidence(
         top = use.name.split(".")[0]
         if top in providers.stdlib or top in scan.first_party:
             return
+        if use.how.startswith(_ANY_OF):
+            return  # one binding of several a backend may pick: those not installed are not missing
         missing.setdefault(top, []).append(use)
 
     for use in scan.uses:
