@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import json
 import os
 import re
 import sys
@@ -72,6 +73,70 @@ def _files_with_keys(env: EnvironmentData) -> Iterable[tuple[str, str]]:
 _LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
 
 
+def _jupyter_data_dirs() -> list[Path]:
+    """Where Jupyter looks for kernels besides an environment's ``share/jupyter``, in its order
+    (``jupyter_core.paths.jupyter_path``): ``$JUPYTER_PATH``, the user's data folder, the system's."""
+    env = os.environ
+    dirs = [Path(p) for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if env.get("JUPYTER_DATA_DIR"):
+        dirs.append(Path(env["JUPYTER_DATA_DIR"]))
+    elif sys.platform == "win32":
+        if env.get("APPDATA"):
+            dirs.append(Path(env["APPDATA"]) / "jupyter")
+    elif sys.platform == "darwin":
+        dirs.append(Path.home() / "Library" / "Jupyter")
+    else:
+        dirs.append(Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "jupyter")
+    if sys.platform == "win32":
+        if env.get("PROGRAMDATA"):
+            dirs.append(Path(env["PROGRAMDATA"]) / "jupyter")
+    else:
+        dirs += [Path("/usr/local/share/jupyter"), Path("/usr/share/jupyter")]
+    return dirs
+
+
+def _kernel_program(kernel_json: Path) -> str | None:
+    from .safeio import read_bytes
+
+    try:
+        data = json.loads(read_bytes(kernel_json, limit=1 << 20))
+    except (OSError, ValueError):
+        return None
+    argv = data.get("argv") if isinstance(data, dict) else None
+    return argv[0] if isinstance(argv, list) and argv and isinstance(argv[0], str) else None
+
+
+def installed_kernels(prefix: Path) -> dict[str, str]:
+    """Kernels installed under a name (``python -m ipykernel install --name X``) that run this
+    environment, which no package record owns: ``share/jupyter/kernels/X`` in the environment
+    (``--prefix``, ``--sys-prefix``), and the user's and the system's kernel folders
+    (``--user``) where the kernel's program is this environment's (its ``argv[0]`` inside the
+    prefix). Name -> the kernel.json path (relative to the prefix when inside it)."""
+    found: dict[str, str] = {}
+    try:
+        own = sorted(os.scandir(prefix / "share" / "jupyter" / "kernels"), key=lambda e: e.name)
+    except OSError:
+        own = []
+    for entry in own:
+        if os.path.isfile(os.path.join(entry.path, "kernel.json")):
+            found.setdefault(entry.name, f"share/jupyter/kernels/{entry.name}/kernel.json")
+    real_prefix = os.path.realpath(prefix)
+    for folder in _jupyter_data_dirs():
+        try:
+            entries = sorted(os.scandir(folder / "kernels"), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            kernel_json = Path(entry.path) / "kernel.json"
+            program = _kernel_program(kernel_json)
+            if not program or not os.path.isabs(program):
+                continue  # "python": whichever is first on PATH, no sign of this environment
+            if os.path.realpath(program).startswith(real_prefix.rstrip(os.sep) + os.sep) or os.path.normpath(
+                    program).startswith(os.path.normpath(str(prefix)).rstrip(os.sep) + os.sep):
+                found.setdefault(entry.name, str(kernel_json))
+    return found
+
+
 def library_name(text: str) -> str:
     """``libfoo.so.6`` / ``foo`` / ``foo.dll`` / ``/usr/lib/libfoo.so`` -> ``foo``."""
     base = re.split(r"[/\\]", text)[-1]
@@ -116,6 +181,9 @@ def environment_providers(env: EnvironmentData) -> Providers:
             for folder, consumer in _PLUGIN_FOLDERS.items():
                 if path.startswith(folder) and len(path) > len(folder):
                     plugin_files.setdefault(consumer, set()).add(key)
+    for name, path in installed_kernels(env.prefix).items():
+        if name not in kernels and name.lower() not in kernels:
+            kernels[name] = (set(), path)
     top_modules: dict[str, set[str]] = {}
     for module, owners in modules.items():
         if "." not in module:

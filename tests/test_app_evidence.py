@@ -234,3 +234,52 @@ def test_matplotlib_widget_and_qt5_pick_their_bindings(env312, tmp_path) -> None
     assert (s["ipympl"], s["pyqt"], s["pyside6"]) == (USED, UNUSED, UNUSED)
     s = status(plan_for(env312, {"nb.ipynb": notebook("%matplotlib qt5\n")}, tmp_path / "qt5"))
     assert (s["ipympl"], s["pyqt"], s["pyside6"]) == (UNUSED, USED, UNUSED)
+
+
+def write_kernel(folder: Path, name: str, argv: list[str]) -> None:
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / name / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+
+
+def test_a_kernel_installed_under_a_name_maps_to_the_environment(env312, tmp_path, monkeypatch) -> None:
+    prefix = env312.prefix_of("py312")
+    user = tmp_path / "jupyter-data"
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    # ipykernel install --name analysis --user: argv runs this environment's python
+    write_kernel(user / "kernels", "analysis", [str(prefix / "bin" / "python"), "-m", "ipykernel_launcher", "-f",
+                                                 "{connection_file}"])
+    # another environment's kernel of the same kind is no use of this one
+    write_kernel(user / "kernels", "elsewhere", [str(tmp_path / "other" / "bin" / "python"), "-m",
+                                                  "ipykernel_launcher"])
+    plan = plan_for(env312, {"nb.ipynb": notebook("x = 1\n", kernel="analysis")}, tmp_path / "user")
+    ipykernel = plan.verdict("ipykernel")
+    assert ipykernel.status == USED
+    assert "kernel analysis: python -m ipykernel_launcher" in ipykernel.reason
+    plan = plan_for(env312, {"nb.ipynb": notebook("x = 1\n", kernel="elsewhere")}, tmp_path / "elsewhere")
+    assert plan.verdict("ipykernel").status == UNUSED
+
+
+def test_a_kernel_installed_into_the_prefix_is_found_though_no_package_owns_it(inst, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "empty"))
+    inst = build(inst)
+    inst.create_env("own", ["python", "ipykernel"])
+    prefix = inst.prefix_of("own")
+    # ipykernel install --name Proj --sys-prefix
+    write_kernel(prefix / "share" / "jupyter" / "kernels", "proj", [str(prefix / "bin" / "python"), "-m",
+                                                                    "ipykernel_launcher", "-f", "{connection_file}"])
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "nb.ipynb").write_text(notebook("x = 1\n", kernel="Proj"))
+    plan = plan_env_prune(read_environment(prefix), scan_app([app], cache_dir=None))
+    assert plan.verdict("ipykernel").status == USED
+    assert "kernel Proj: python -m ipykernel_launcher" in plan.verdict("ipykernel").reason
+
+
+def test_the_notebook_server_stays_for_an_app_made_of_notebooks(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"nb.ipynb": notebook("import requests\n")}, tmp_path / "nb")
+    for name in ("jupyterlab", "notebook", "jupyter_server"):
+        verdict = plan.verdict(name)
+        assert verdict.status == USED and verdict.reason.startswith("these notebooks are opened with it"), verdict
+    plan = plan_for(env312, {"a.py": "import requests\n"}, tmp_path / "py")
+    assert plan.verdict("jupyterlab").status == UNUSED
