@@ -283,3 +283,120 @@ def test_the_notebook_server_stays_for_an_app_made_of_notebooks(env312, tmp_path
         assert verdict.status == USED and verdict.reason.startswith("these notebooks are opened with it"), verdict
     plan = plan_for(env312, {"a.py": "import requests\n"}, tmp_path / "py")
     assert plan.verdict("jupyterlab").status == UNUSED
+
+
+SNAKEFILE = '''\
+from snakemake.utils import min_version
+import thirdparty
+
+rule align:
+    input: "reads.fq"
+    output: "out.bam"
+    conda: "envs/align.yaml"
+    shell:
+        "samtools sort {input} "
+        "-o {output}"
+
+rule plot:
+    script: "scripts/plot.R"
+
+rule convert:
+    run:
+        import requests
+        shell("ffmpeg -i {input} {output}")
+
+rule docs:
+    shell: """
+        pandoc README.md -o {output}
+        """
+'''
+
+
+def test_snakefiles_are_read_as_python_with_shell_commands(env312, tmp_path) -> None:
+    for name in ("Snakefile", "rules/extra.smk"):
+        plan = plan_for(env312, {name: SNAKEFILE}, tmp_path / name.replace("/", "_"))
+        s = status(plan)
+        for package in ("snakemake", "samtools", "ffmpeg", "pandoc", "r-base", "requests", "thirdparty"):
+            assert s[package] == USED, (name, package, plan.verdict(package))
+        assert "Snakefile shell:" in plan.verdict("samtools").reason
+        assert plan.verdict("samtools").evidence[0].location.endswith(":9")
+        assert s["ruff"] == UNUSED
+
+
+def test_justfile_recipes_are_shell_and_shebang_recipes_their_language(env312, tmp_path) -> None:
+    justfile = '''\
+        set shell := ["bash", "-uc"]
+        version := `samtools --version`
+
+        # the default recipe
+        default: lint
+        lint *ARGS:
+            @ruff check {{ARGS}} .
+            -mypy src
+        analyse:
+            #!/usr/bin/env python3
+            import thirdparty
+        '''
+    for name in ("justfile", ".justfile", "tasks/build.just"):
+        plan = plan_for(env312, {name: justfile}, tmp_path / name.replace("/", "_"))
+        s = status(plan)
+        for package in ("just", "ruff", "mypy", "samtools", "thirdparty"):
+            assert s[package] == USED, (name, package)
+        assert "runs ruff (justfile)" in plan.verdict("ruff").reason
+        assert s["pandoc"] == UNUSED
+
+
+def test_task_tables_in_pyproject_and_pixi_are_commands(env312, tmp_path) -> None:
+    pyproject = '''\
+        [project]
+        name = "app"
+        dependencies = ["pandoc"]
+
+        [tool.poe.tasks]
+        lint = "ruff check ."
+        types = {cmd = "mypy src"}
+        fetch = {script = "thirdparty.cli:main"}
+
+        [tool.pdm.scripts]
+        sort = {shell = "samtools sort x.bam | head"}
+
+        [tool.hatch.envs.docs.scripts]
+        build = ["pandoc README.md -o out.html {args}"]
+
+        [tool.taskipy.tasks]
+        video = {cmd = "ffmpeg -version", help = "codecs"}
+        '''
+    plan = plan_for(env312, {"pyproject.toml": pyproject}, tmp_path / "pyproject")
+    s = status(plan)
+    for package in ("ruff", "mypy", "thirdparty", "samtools", "pandoc", "ffmpeg"):
+        assert s[package] == USED, package
+    assert "runs ruff (poe task)" in plan.verdict("ruff").reason
+    assert plan.verdict("ruff").evidence[0].location.endswith("pyproject.toml:6")
+    pixi = '''\
+        [workspace]
+        name = "app"
+
+        [tasks]
+        lint = "ruff check ."
+        sort = {cmd = ["samtools", "sort", "x.bam"], depends-on = ["lint"]}
+
+        [feature.docs.tasks]
+        docs = {cmd = "pandoc README.md"}
+        '''
+    plan = plan_for(env312, {"pixi.toml": pixi}, tmp_path / "pixi")
+    s = status(plan)
+    assert (s["ruff"], s["samtools"], s["pandoc"], s["mypy"]) == (USED, USED, USED, UNUSED)
+
+
+def test_a_pyproject_that_is_not_toml_still_has_its_tasks_read(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"pyproject.toml": '[project]\nname = "{{cookiecutter.name}}\n\n'
+                                               '[tool.poe.tasks]\nlint = "ruff check ."\n'}, tmp_path)
+    assert plan.verdict("ruff").status == USED
+
+
+def test_r_system_and_system2_run_programs(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"run.R": 'system("samtools index x.bam")\nsystem2("ffmpeg", args = c("-i", f))\n'
+                                      'processx::run("pandoc", c("a.md"))\n'}, tmp_path)
+    s = status(plan)
+    assert (s["samtools"], s["ffmpeg"], s["pandoc"], s["ruff"]) == (USED, USED, USED, UNUSED)
+    assert "runs samtools (system())" in plan.verdict("samtools").reason

@@ -65,6 +65,7 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
     from .notebook import scan_notebook
     from .python import named_strings, scan_cython, scan_python, scan_python_snippet
     from .rlang import r_file_uses, rmarkdown_uses
+    from .tasks import justfile_uses, snakefile_uses, task_table_uses
     from .shell import (
         config_uses,
         dockerfile_uses,
@@ -128,7 +129,16 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
         names = _dotted_names(text)
     elif kind == walk.CONFIG:
         uses += config_uses(text, shown, scan_python_snippet)
+        if file.path.name.lower() == "pyproject.toml":
+            uses += task_table_uses(text, shown, scan_python_snippet)
         names = _dotted_names(text)
+    elif kind == walk.PIXI:
+        uses += task_table_uses(text, shown, scan_python_snippet, pixi_file=True)
+    elif kind == walk.SNAKEMAKE:
+        uses += snakefile_uses(text, shown, scan_python_snippet)
+        names = named_strings(text)
+    elif kind == walk.JUST:
+        uses += justfile_uses(text, shown, scan_python_snippet)
     elif kind == walk.PROCFILE:
         uses += procfile_uses(text, shown, scan_python_snippet)
     elif kind == walk.JENKINS:
