@@ -19,8 +19,10 @@ colour table's ``'black': '#000000'`` keeps neither black nor click. The places:
 * ``"module://mplcairo.base"`` (a matplotlib backend module) and the driver of a database URL
   (``"postgresql+psycopg2://..."``).
 
-Regular expressions over the text, not a parse: the scan of every Python file must stay fast,
-and a string found in an odd place (a comment) can only keep a package, never remove one.
+Regular expressions over the text, not a parse: the scan of every Python file must stay fast. One
+expression finds where values start (after ``=``, ``:`` or ``(``); the few characters before each
+say whether the place loads by name. A string found in an odd place (a comment) can only keep a
+package, never remove one.
 ``import_module("x")`` and ``pytest_plugins`` are imports, found by :mod:`.python`.
 """
 
@@ -66,18 +68,22 @@ def backend_modules(backend: str) -> tuple[str, ...]:
     if backend.startswith("module://"):
         return (backend[len("module://"):],)
     return MATPLOTLIB_BACKENDS.get(backend.lower(), ())
+
+
 _STRING = r"""[rRbBuU]?(?:"[^"\\\n]*"|'[^'\\\n]*')"""
-_HEAD = re.compile(
-    r"(?:(?<![\w.])(?P<kw>" + "|".join(_KEYWORDS) + r")\s*(?::[^=\n]*)?\+?=(?!=)\s*"
-    r"|(?<![\w.])(?P<setting>[A-Z][A-Z0-9_]*)\s*(?::[^=\n]*)?\+?=(?!=)\s*"
-    r"|[\"'](?P<key>[A-Za-z_]\w*|\(\))[\"']\s*(?::|\]\s*=(?!=))\s*"
-    r"|(?<![\w])(?P<call>" + "|".join(_CALLS) + r")\s*\(\s*)"
-)
 _STRING_AT = re.compile(_STRING)
+#: where a value starts: after ``=``, ``:`` or ``(``, a string or a bracket. Anchored on those
+#: few characters, so the scan skips most of the text at C speed; what names the value (the
+#: identifier, key or call before it) is checked after
+_VALUE_START = re.compile(r"(?P<op>=|:|\()\s*(?=[\[({\"']|[rRbBuU][\"'])")
+_LINE_ANNOTATION = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*:[^=\n]*$")
+_ENVIRON_KEY = re.compile(r"""\[[ \t]*["']([A-Za-z_]\w*)["'][ \t]*\][ \t]*\+?$""")
 _NAME = re.compile(r"""["']([A-Za-z_][\w.-]*)["']""")
 _URL_MODULE = re.compile(r"""["']module://([A-Za-z_][\w.]*)""")
 _DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
 _VALUE_LIMIT = 20000
+_CALL_SET = frozenset(_CALLS)
+_KEYWORD_SET = frozenset(_KEYWORDS)
 
 
 def _counts(word: str) -> bool:
@@ -121,6 +127,52 @@ def _value(text: str, pos: int) -> str:
     return text[pos:end]
 
 
+def _identifier_before(text: str, end: int) -> str:
+    start = end
+    while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return text[start:end]
+
+
+def _loads_by_name(text: str, op: str, at: int) -> str | None:
+    """What kind of place the value after ``op`` (at ``at``) is: "call" (the first argument of a
+    call in ``_CALLS``), "all" (every argument of such a call), "setting" (an assignment, keyword
+    argument or dictionary key that names modules), "backend" (``matplotlib.use``); None for
+    any other place."""
+    end = at
+    while end and text[end - 1] in " \t":
+        end -= 1
+    if op == "(":
+        word = _identifier_before(text, end)
+        if word not in _CALL_SET:
+            return None
+        if word in ("use", "switch_backend"):
+            return "backend"
+        return "all" if word in _CALLS_ALL_ARGS else "call"
+    if op == ":":  # {"ENGINE": ...}
+        if not end or text[end - 1] not in "\"'":
+            return None
+        quote = text[end - 1]
+        opening = text.rfind(quote, max(0, end - 80), end - 1)
+        return "setting" if opening >= 0 and _counts(text[opening + 1 : end - 1]) else None
+    # "=": not ==, !=, <=, >=, and what is assigned
+    if end and text[end - 1] in "=!<>":
+        return None
+    if end and text[end - 1] == "+":
+        end -= 1
+        while end and text[end - 1] in " \t":
+            end -= 1
+    word = _identifier_before(text, end)
+    if word:
+        if text[end - len(word) - 1 : end - len(word)] == "." and word not in _KEYWORD_SET:
+            return None
+        return "setting" if word in _KEYWORD_SET or _counts(word) else None
+    line_start = text.rfind("\n", 0, end) + 1
+    head = text[line_start:end]
+    key = _ENVIRON_KEY.search(head) or _LINE_ANNOTATION.match(head)  # environ["X_BACKEND"] =, X: list =
+    return "setting" if key and _counts(key.group(1)) else None
+
+
 def named_strings(text: str) -> set[str]:
     """Module and distribution names the code loads by name (see the module docstring). Only
     names: the line of the few that turn out to name a package is found later by
@@ -128,24 +180,25 @@ def named_strings(text: str) -> set[str]:
     names: set[str] = set()
     if "'" not in text and '"' not in text:
         return names
-    for match in _HEAD.finditer(text):
-        setting, key, call = match.group("setting"), match.group("key"), match.group("call")
-        if setting is not None and not _counts(setting):
+    for match in _VALUE_START.finditer(text):
+        place = _loads_by_name(text, match.group("op"), match.start())
+        if place is None:
             continue
-        if key is not None and not _counts(key):
-            continue
-        if call in _CALLS_ALL_ARGS:
-            value = _value(text, text.rfind("(", match.start(), match.end()))
-        else:
-            value = _value(text, match.end())
-        if call is not None and call not in _CALLS_ALL_ARGS:  # the first argument only
+        if place == "all":
+            continue  # below
+        value = _value(text, match.end())
+        if place in ("call", "backend"):  # the first argument only
             first = _STRING_AT.match(value) if value else None
             value = first.group() if first else ""
-        if call in ("use", "switch_backend"):  # matplotlib.use("QtAgg")
+        if place == "backend":  # matplotlib.use("QtAgg")
             for backend in _NAME.findall(value):
                 names.update(backend_modules(backend))
             continue
         names.update(_NAME.findall(value))
+    for word in _CALLS_ALL_ARGS:  # BeautifulSoup(html, "lxml"): the first argument is seldom a string
+        if word in text:
+            for match in re.finditer(rf"(?<!\w){word}\s*(?=\()", text):
+                names.update(_NAME.findall(_value(text, match.end())))
     if "module://" in text:
         names.update(_URL_MODULE.findall(text))
     if "://" in text:
