@@ -400,3 +400,14 @@ def test_r_system_and_system2_run_programs(env312, tmp_path) -> None:
     s = status(plan)
     assert (s["samtools"], s["ffmpeg"], s["pandoc"], s["ruff"]) == (USED, USED, USED, UNUSED)
     assert "runs samtools (system())" in plan.verdict("samtools").reason
+
+
+def test_magics_in_a_notebook_exported_as_a_script_count(env312, tmp_path) -> None:
+    plan = plan_for(env312, {"analysis.py": """\
+        get_ipython().run_line_magic('load_ext', 'line_profiler')
+        get_ipython().run_line_magic('matplotlib', 'qt5')
+        get_ipython().run_cell_magic('cython', '', 'def f(int x):\\n    return x\\n')
+        """}, tmp_path)
+    s = status(plan)
+    assert (s["line_profiler"], s["pyqt"], s["cython"], s["matplotlib-base"]) == (USED,) * 4
+    assert s["pyside6"] == UNUSED

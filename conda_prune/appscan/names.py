@@ -44,7 +44,7 @@ _CALLS = (
     "requires", "get_distribution", "require", "files", "resource_filename", "resource_string",
     "resource_stream", "resource_exists", "resource_listdir", "read_text", "read_binary", "open_text",
     "open_binary", "get_data", "load_entry_point", "packages_distributions", "get_loader",
-    "BeautifulSoup", "use", "switch_backend", "set_backend",
+    "BeautifulSoup", "use", "switch_backend", "set_backend", "run_line_magic", "run_cell_magic",
 )
 #: calls whose every string argument may name what they load (a parser, a backend)
 _CALLS_ALL_ARGS = frozenset({"BeautifulSoup"})
@@ -148,6 +148,8 @@ def _loads_by_name(text: str, op: str, at: int) -> str | None:
             return None
         if word in ("use", "switch_backend"):
             return "backend"
+        if word in ("run_line_magic", "run_cell_magic"):
+            return "magic"
         return "all" if word in _CALLS_ALL_ARGS else "call"
     if op == ":":  # {"ENGINE": ...}
         if not end or text[end - 1] not in "\"'":
@@ -173,6 +175,26 @@ def _loads_by_name(text: str, op: str, at: int) -> str | None:
     return "setting" if key and _counts(key.group(1)) else None
 
 
+#: magics (run_line_magic's first argument) -> the modules they load, as in a notebook
+_MAGIC_MODULES = {"cython": ("Cython",), "sql": ("sql",), "lprun": ("line_profiler",),
+                  "mprun": ("memory_profiler",), "memit": ("memory_profiler",)}
+
+
+def _magic_names(call: str) -> set[str]:
+    """``("load_ext", "line_profiler")`` -> line_profiler; ``("matplotlib", "qt")`` -> matplotlib
+    and the Qt bindings."""
+    strings = re.findall(r"""["']([^"'\n]*)["']""", call)
+    if not strings:
+        return set()
+    magic, argument = strings[0], strings[1].split() if len(strings) > 1 else []
+    if magic in ("load_ext", "reload_ext") and argument:
+        return {argument[0]}
+    if magic in ("matplotlib", "pylab"):
+        options = [a for a in argument if not a.startswith("-")]
+        return {"matplotlib", *backend_modules(options[0] if options else "inline")}
+    return set(_MAGIC_MODULES.get(magic, ()))
+
+
 def named_strings(text: str) -> set[str]:
     """Module and distribution names the code loads by name (see the module docstring). Only
     names: the line of the few that turn out to name a package is found later by
@@ -186,6 +208,9 @@ def named_strings(text: str) -> set[str]:
             continue
         if place == "all":
             continue  # below
+        if place == "magic":  # a notebook exported as a script: get_ipython().run_line_magic("load_ext", "x")
+            names.update(_magic_names(_value(text, match.start())))
+            continue
         value = _value(text, match.end())
         if place in ("call", "backend"):  # the first argument only
             first = _STRING_AT.match(value) if value else None
