@@ -221,8 +221,10 @@ def environment_stdlib(prefix: Path, _base: bool = False) -> tuple[set[str], str
                           key=lambda n: tuple(int(x) for x in _LIB_PYTHON.match(n).groups()))  # type: ignore[union-attr]
     except OSError:
         versions = []
-    if versions:
-        folders = [lib / versions[-1], lib / versions[-1] / "lib-dynload"]
+    # the newest that holds a standard library (an old Python's leftover site-packages does not)
+    with_os = [v for v in versions if (lib / v / "os.py").is_file()] or versions
+    if with_os:
+        folders = [lib / with_os[-1], lib / with_os[-1] / "lib-dynload"]
     elif (prefix / "Lib" / "os.py").is_file():
         folders = [prefix / "Lib", prefix / "DLLs"]
     for folder in folders:

@@ -411,3 +411,14 @@ def test_magics_in_a_notebook_exported_as_a_script_count(env312, tmp_path) -> No
     s = status(plan)
     assert (s["line_profiler"], s["pyqt"], s["cython"], s["matplotlib-base"]) == (USED,) * 4
     assert s["pyside6"] == UNUSED
+
+
+def test_a_leftover_site_packages_of_another_python_is_not_the_standard_library(tmp_path) -> None:
+    from conda_prune.environment import environment_stdlib
+
+    (tmp_path / "lib" / "python3.13" / "site-packages").mkdir(parents=True)  # left by an old install
+    (tmp_path / "lib" / "python3.12" / "lib-dynload").mkdir(parents=True)
+    (tmp_path / "lib" / "python3.12" / "os.py").write_text("")
+    (tmp_path / "lib" / "python3.12" / "lib-dynload" / "_csv.cpython-312-x86_64-linux-gnu.so").write_text("")
+    names, source = environment_stdlib(tmp_path)
+    assert {"os", "_csv"} <= names and source == "the environment's lib/python3.12"
