@@ -486,8 +486,10 @@ def _modules_on_pth_folders(env: EnvironmentData) -> Iterable[tuple[str, str]]:
                 line = line.strip()
                 if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
                     continue
+                if os.path.isabs(line):  # a path the package wrote at install time: inside the prefix?
+                    line = os.path.relpath(line, os.path.join(env.prefix, site.group()))
                 folder = os.path.normpath(os.path.join(site.group(), line)).replace(os.sep, "/")
-                if folder.startswith("../") or os.path.isabs(line):
+                if folder.startswith("../") or folder == "..":
                     continue  # outside the environment
                 inside = folder.rstrip("/") + "/"
                 for other in files:

@@ -12,7 +12,7 @@ import pytest
 
 from builder import Installation
 from conda_prune.appscan import scan_app
-from conda_prune.env_prune import NEEDED, UNUSED, USED, EnvPrunePlan, plan_env_prune
+from conda_prune.env_prune import UNUSED, USED, EnvPrunePlan, plan_env_prune
 from conda_prune.records import read_environment
 
 PY = "lib/python3.12"
@@ -422,3 +422,17 @@ def test_a_leftover_site_packages_of_another_python_is_not_the_standard_library(
     (tmp_path / "lib" / "python3.12" / "lib-dynload" / "_csv.cpython-312-x86_64-linux-gnu.so").write_text("")
     names, source = environment_stdlib(tmp_path)
     assert {"os", "_csv"} <= names and source == "the environment's lib/python3.12"
+
+
+def test_a_pth_line_with_the_absolute_path_of_a_folder_in_the_environment(inst, tmp_path) -> None:
+    inst = build(inst)
+    inst.create_env("abs", ["python", "pywin32-like"])
+    prefix = inst.prefix_of("abs")
+    pth = prefix / SITE / "pywin32.pth"
+    pth.unlink()  # a hardlink into the package cache: replaced, not written through
+    pth.write_text(f"{prefix / SITE / 'win32'}\n{prefix / SITE / 'win32' / 'lib'}\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "a.py").write_text("import win32con\n")
+    plan = plan_env_prune(read_environment(prefix), scan_app([app], cache_dir=None))
+    assert plan.verdict("pywin32-like").status == USED and plan.missing == []
