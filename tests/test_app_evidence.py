@@ -336,11 +336,13 @@ def test_justfile_recipes_are_shell_and_shebang_recipes_their_language(env312, t
         analyse:
             #!/usr/bin/env python3
             import thirdparty
+        video input="a.mp4" *FLAGS:
+            ffmpeg -i {{input}} {{FLAGS}}
         '''
     for name in ("justfile", ".justfile", "tasks/build.just"):
         plan = plan_for(env312, {name: justfile}, tmp_path / name.replace("/", "_"))
         s = status(plan)
-        for package in ("just", "ruff", "mypy", "samtools", "thirdparty"):
+        for package in ("just", "ruff", "mypy", "samtools", "thirdparty", "ffmpeg"):
             assert s[package] == USED, (name, package)
         assert "runs ruff (justfile)" in plan.verdict("ruff").reason
         assert s["pandoc"] == UNUSED

@@ -110,7 +110,7 @@ def snakefile_uses(text: str, path: str, python: PythonScanner) -> list[Use]:
 
 # -- just ---------------------------------------------------------------------------------------
 
-_JUST_RECIPE = re.compile(r"^@?[A-Za-z_][\w-]*(?:\s+[^:=]*?)?\s*:(?!=)")
+_JUST_RECIPE = re.compile(r"^@?[A-Za-z_][\w-]*(?:\s+[^:]*?)?\s*:(?!=)")
 _JUST_SETTING = re.compile(r"^(?:export\s+)?[A-Za-z_][\w-]*\s*:=\s*(.*)$")
 _JUST_SHELL = re.compile(r"^set\s+(?:shell|windows-shell|script-interpreter)\s*:=\s*\[\s*[\"']([^\"']+)[\"']")
 _JUST_INTERPOLATION = re.compile(r"\{\{.*?\}\}")
