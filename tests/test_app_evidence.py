@@ -438,3 +438,13 @@ def test_a_pth_line_with_the_absolute_path_of_a_folder_in_the_environment(inst, 
     (app / "a.py").write_text("import win32con\n")
     plan = plan_env_prune(read_environment(prefix), scan_app([app], cache_dir=None))
     assert plan.verdict("pywin32-like").status == USED and plan.missing == []
+
+
+def test_cells_run_as_python_are_read_as_python_and_text_cells_are_not(tmp_path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "nb.ipynb").write_text(notebook("%%time\nimport requests\n", "%%script python3\nimport thirdparty\n",
+                                           "%%writefile helper.py\nimport black\n", "%%perl\nprint 1;\n"))
+    uses = scan_app([app], cache_dir=None).uses
+    assert {u.name for u in uses if u.kind == "module"} == {"requests", "thirdparty"}
+    assert {"python3", "perl"} <= {u.name for u in uses if u.kind == "executable"}

@@ -17,6 +17,8 @@ _CELL_MAGIC_SHELL = re.compile(r"^%%(?:bash|sh|script\s+(?:ba)?sh|system)\b")
 
 
 _CELL_MAGIC_R = re.compile(r"^%%R\b")
+#: cell magics whose body is Python run in the kernel (or by a Python program: %%script python3)
+_PYTHON_CELL_MAGIC = re.compile(r"^\s*%%(?:time|timeit|capture|prun|python[\d.]*|script\s+python[\d.]*)(?:\s|$)")
 
 
 #: extensions that ship inside IPython: ``%load_ext autoreload`` loads IPython.extensions.autoreload
@@ -169,16 +171,9 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
         if stripped.startswith("%%"):
             found, as_python = cell_magic_uses(stripped, where)
             uses += found
-            if not as_python:
-                continue
-        if stripped.startswith("%%"):
             first, _, body = source.partition("\n")
-            if re.match(r"^\s*%%(?:python[\d.]*|script\s+python[\d.]*)\s*$", first):
-                first = "%%time"  # a Python cell run by another interpreter: read as Python
-            if not re.match(r"^\s*%%(?:time|timeit|capture|prun|writefile|html|markdown|latex|javascript|js|svg)\b", first):
-                continue  # another language's cell magic
-            if re.match(r"^\s*%%(?:writefile|html|markdown|latex|javascript|js|svg)\b", first):
-                continue
+            if not as_python or not _PYTHON_CELL_MAGIC.match(first):
+                continue  # another language's cell magic, or text (%%writefile, %%html, %%markdown)
             source = "\n" + body
         lines = source.split("\n")
         for i, line in enumerate(lines):
