@@ -74,13 +74,20 @@ _STRING = r"""[rRbBuU]?(?:"[^"\\\n]*"|'[^'\\\n]*')"""
 _STRING_AT = re.compile(_STRING)
 #: where a value starts: after ``=``, ``:`` or ``(``, a string or a bracket. Anchored on those
 #: few characters, so the scan skips most of the text at C speed; what names the value (the
-#: identifier, key or call before it) is checked after
-_VALUE_START = re.compile(r"(?P<op>=|:|\()\s*(?=[\[({\"']|[rRbBuU][\"'])")
+#: identifier, key or call before it) is checked after. Lookbehinds drop at C speed what cannot
+#: be one: ``==``, a ``:`` not after a quoted key, a call to anything but ``_CALLS``, an ``=``
+#: after a name that ends in none of the last letters of ``_KEYWORDS`` and ``_SETTING_TAILS``
+#: nor in ``]`` (``environ["X"] =``, ``X: list[str] =``).
+_LAST = "".join(sorted({c for w in (*_KEYWORDS, *_SETTING_TAILS) if w != "()" for c in (w[-1].lower(), w[-1].upper())}))
+_VALUE_START = re.compile(
+    r"(?P<op>=(?:" + "|".join(rf"(?<=[{_LAST}\]]{gap}=)" for gap in ("", " ", r"\+", r" \+")) + r")(?!=)"
+    r"|:(?<=[\"']:)|\((?:" + "|".join(rf"(?<={w}\()" for w in _CALLS) + r"))"
+    r"\s*(?=[\[({\"']|[rRbBuU][\"'])"
+)
 _LINE_ANNOTATION = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*:[^=\n]*$")
 _ENVIRON_KEY = re.compile(r"""\[[ \t]*["']([A-Za-z_]\w*)["'][ \t]*\][ \t]*\+?$""")
 _NAME = re.compile(r"""["']([A-Za-z_][\w.-]*)["']""")
-_URL_MODULE = re.compile(r"""["']module://([A-Za-z_][\w.]*)""")
-_DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
+_DIALECT = re.compile(r"\+(?<=[A-Za-z0-9]\+)([A-Za-z_]\w*)://")  # anchored on "+": fewer than quotes
 _VALUE_LIMIT = 20000
 _CALL_SET = frozenset(_CALLS)
 _KEYWORD_SET = frozenset(_KEYWORDS)
@@ -225,7 +232,8 @@ def named_strings(text: str) -> set[str]:
             for match in re.finditer(rf"(?<!\w){word}\s*(?=\()", text):
                 names.update(_NAME.findall(_value(text, match.end())))
     if "module://" in text:
-        names.update(_URL_MODULE.findall(text))
+        names.update(m.group(1) for m in re.finditer(r"module://([A-Za-z_][\w.]*)", text)
+                     if m.start() and text[m.start() - 1] in "\"'")
     if "://" in text:
         names.update(_DIALECT.findall(text))
     return {n for n in names if len(n) > 1 and n[-1] not in ".-" and ".." not in n and not ("-" in n and "." in n)}
