@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import json
 import os
 import re
 import sys
@@ -42,6 +43,13 @@ class Providers:
     plugin_files: dict[str, set[str]]  # consumer module -> keys of packages with plugin files for it
     top_modules: dict[str, set[str]]  # graph key -> its top-level modules
     stdlib: frozenset[str]
+    #: where ``stdlib`` comes from: the environment's ``lib/pythonX.Y``, or (no Python in the
+    #: environment) the Python running this command, which the report then says
+    stdlib_source: str = ""
+
+    @property
+    def stdlib_is_the_hosts(self) -> bool:
+        return self.stdlib_source.startswith("the Python running")
 
 
 def owner_key(dist: PipDistribution, record_names: dict[str, str]) -> str:
@@ -72,6 +80,70 @@ def file_owners(env: EnvironmentData) -> dict[str, set[str]]:
 
 
 _LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
+
+
+def _jupyter_data_dirs() -> list[Path]:
+    """Where Jupyter looks for kernels besides an environment's ``share/jupyter``, in its order
+    (``jupyter_core.paths.jupyter_path``): ``$JUPYTER_PATH``, the user's data folder, the system's."""
+    env = os.environ
+    dirs = [Path(p) for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if env.get("JUPYTER_DATA_DIR"):
+        dirs.append(Path(env["JUPYTER_DATA_DIR"]))
+    elif sys.platform == "win32":
+        if env.get("APPDATA"):
+            dirs.append(Path(env["APPDATA"]) / "jupyter")
+    elif sys.platform == "darwin":
+        dirs.append(Path.home() / "Library" / "Jupyter")
+    else:
+        dirs.append(Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "jupyter")
+    if sys.platform == "win32":
+        if env.get("PROGRAMDATA"):
+            dirs.append(Path(env["PROGRAMDATA"]) / "jupyter")
+    else:
+        dirs += [Path("/usr/local/share/jupyter"), Path("/usr/share/jupyter")]
+    return dirs
+
+
+def _kernel_program(kernel_json: Path) -> str | None:
+    from .safeio import read_bytes
+
+    try:
+        data = json.loads(read_bytes(kernel_json, limit=1 << 20))
+    except (OSError, ValueError):
+        return None
+    argv = data.get("argv") if isinstance(data, dict) else None
+    return argv[0] if isinstance(argv, list) and argv and isinstance(argv[0], str) else None
+
+
+def installed_kernels(prefix: Path) -> dict[str, str]:
+    """Kernels installed under a name (``python -m ipykernel install --name X``) that run this
+    environment, which no package record owns: ``share/jupyter/kernels/X`` in the environment
+    (``--prefix``, ``--sys-prefix``), and the user's and the system's kernel folders
+    (``--user``) where the kernel's program is this environment's (its ``argv[0]`` inside the
+    prefix). Name -> the kernel.json path (relative to the prefix when inside it)."""
+    found: dict[str, str] = {}
+    try:
+        own = sorted(os.scandir(prefix / "share" / "jupyter" / "kernels"), key=lambda e: e.name)
+    except OSError:
+        own = []
+    for entry in own:
+        if os.path.isfile(os.path.join(entry.path, "kernel.json")):
+            found.setdefault(entry.name, f"share/jupyter/kernels/{entry.name}/kernel.json")
+    real_prefix = os.path.realpath(prefix)
+    for folder in _jupyter_data_dirs():
+        try:
+            entries = sorted(os.scandir(folder / "kernels"), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            kernel_json = Path(entry.path) / "kernel.json"
+            program = _kernel_program(kernel_json)
+            if not program or not os.path.isabs(program):
+                continue  # "python": whichever is first on PATH, no sign of this environment
+            if os.path.realpath(program).startswith(real_prefix.rstrip(os.sep) + os.sep) or os.path.normpath(
+                    program).startswith(os.path.normpath(str(prefix)).rstrip(os.sep) + os.sep):
+                found.setdefault(entry.name, str(kernel_json))
+    return found
 
 
 def library_name(text: str) -> str:
@@ -118,15 +190,96 @@ def environment_providers(env: EnvironmentData) -> Providers:
             for folder, consumer in _PLUGIN_FOLDERS.items():
                 if path.startswith(folder) and len(path) > len(folder):
                     plugin_files.setdefault(consumer, set()).add(key)
+    for name, path in installed_kernels(env.prefix).items():
+        if name not in kernels and name.lower() not in kernels:
+            kernels[name] = (set(), path)
     top_modules: dict[str, set[str]] = {}
     for module, owners in modules.items():
         if "." not in module:
             for key in owners:
                 top_modules.setdefault(key, set()).add(module)
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | {"__future__", "__main__", "builtins"}
+    stdlib, stdlib_source = environment_stdlib(env.prefix)
     stdlib |= {m for m, owners in modules.items() if "." not in m and owners == {"conda:python"}}
     return Providers(modules, executables, r_packages, kernels, libraries, plugin_files, top_modules,
-                     frozenset(stdlib))
+                     frozenset(stdlib), stdlib_source)
+
+
+#: modules compiled into every CPython interpreter (``Modules/Setup.bootstrap.in`` and the core
+#: of ``Python/``): they have no file under ``lib/pythonX.Y``, whatever the build
+_ALWAYS_BUILT_IN = frozenset({
+    "sys", "builtins", "marshal", "_imp", "_warnings", "_thread", "_io", "_abc", "_codecs", "_collections",
+    "_functools", "_locale", "_operator", "_signal", "_sre", "_stat", "_string", "_symtable", "_tracemalloc",
+    "_weakref", "_ast", "_tokenize", "_typing", "_contextvars", "atexit", "errno", "faulthandler", "gc",
+    "itertools", "posix", "pwd", "time", "nt", "winreg", "msvcrt", "_winapi", "__future__", "__main__",
+    "_frozen_importlib", "_frozen_importlib_external",
+})
+_LIB_PYTHON = re.compile(r"^python(\d+)\.(\d+)t?$")
+
+
+def environment_stdlib(prefix: Path, _base: bool = False) -> tuple[set[str], str]:
+    """The standard library of the environment's own Python: the modules and packages in its
+    ``lib/pythonX.Y`` (``Lib`` on Windows) and the extension modules of ``lib-dynload``
+    (``DLLs``), plus the modules every CPython has built in. Python 3.12 has no ``distutils``:
+    the list of the Python running conda (3.11, say) would call it standard and hide who
+    serves it. Without a Python in the environment: that list, and ``stdlib_source`` says so."""
+    names: set[str] = set()
+    folders: list[Path] = []
+    lib = prefix / "lib"
+    try:
+        versions = sorted((e.name for e in os.scandir(lib) if e.is_dir() and _LIB_PYTHON.match(e.name)),
+                          key=lambda n: tuple(int(x) for x in _LIB_PYTHON.match(n).groups()))  # type: ignore[union-attr]
+    except OSError:
+        versions = []
+    # the newest that holds a standard library (an old Python's leftover site-packages does not)
+    with_os = [v for v in versions if (lib / v / "os.py").is_file()] or versions
+    if with_os:
+        folders = [lib / with_os[-1], lib / with_os[-1] / "lib-dynload"]
+    elif (prefix / "Lib" / "os.py").is_file():
+        folders = [prefix / "Lib", prefix / "DLLs"]
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name in ("site-packages", "dist-packages", "lib-dynload") or name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if name.isidentifier() and os.path.exists(os.path.join(entry.path, "__init__.py")):
+                    names.add(name)
+                continue
+            stem = name.split(".", 1)[0]
+            if name.endswith((".py", ".pyc", ".so", ".pyd")) and stem.isidentifier():
+                names.add(stem)
+    if names:
+        where = f"the environment's {os.path.relpath(folders[0], prefix)}"
+        return names | _ALWAYS_BUILT_IN, where if not _base else f"{folders[0]} (the base of a virtual environment)"
+    home = _venv_home(prefix) if not _base else None
+    if home is not None:  # a virtual environment: its standard library is its base Python's
+        found, where = environment_stdlib(home, _base=True)
+        if not where.startswith("the Python running"):
+            return found, where
+    host = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names) | _ALWAYS_BUILT_IN
+    return host, (f"the Python running this command ({sys.version_info[0]}.{sys.version_info[1]}): "
+                  "the environment has no Python of its own")
+
+
+def _venv_home(prefix: Path) -> Path | None:
+    """The prefix of the Python a virtual environment was made from (``home`` in pyvenv.cfg)."""
+    try:
+        text = (prefix / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "home" and value.strip():
+            return Path(value.strip()).parent  # home is the folder of the interpreter: bin/
+    return None
 
 
 def module_owners(modules: dict[str, set[str]], name: str, subnames: Sequence[str] = ()) -> set[str]:
@@ -264,7 +417,12 @@ def module_of(path: str) -> str | None:
     match = _MODULE_ROOTS.match(path)
     if not match:
         return None
-    *folders, last = match.group(1).split("/")
+    return _module_at(match.group(1))
+
+
+def _module_at(rel: str) -> str | None:
+    """The dotted module a file is, from its path below a folder on ``sys.path``."""
+    *folders, last = rel.split("/")
     if last.endswith((".py", ".pyw")):
         stem = last.rsplit(".", 1)[0]
         parts = folders if stem == "__init__" else [*folders, stem]
@@ -301,4 +459,50 @@ def module_providers(env: EnvironmentData) -> dict[str, set[str]]:
         modules = [m for m in (module_of(p) for p in dist.files) if m]
         for module in modules or dist.top_level:
             add(module, key)
+    for module, key in _modules_on_pth_folders(env):
+        add(module, key)
+    if "_distutils_hack" in providers:
+        # setuptools' distutils-precedence.pth serves ``import distutils`` from setuptools._distutils
+        # (the standard one on Python < 3.12 is shadowed, Python 3.12 has none)
+        for key in set(providers["_distutils_hack"]):
+            add("distutils", key)
     return providers
+
+
+_SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
+
+
+def _modules_on_pth_folders(env: EnvironmentData) -> Iterable[tuple[str, str]]:
+    """Modules importable because a package's ``.pth`` file puts one of its folders on the path
+    (pywin32's ``win32/lib``): the modules there are that package's, under their own names.
+    A ``.pth`` line is no evidence by itself: an ``import`` line runs at start-up whatever the
+    application does (setuptools' distutils-precedence.pth), and a folder outside the
+    environment is an editable install, kept as one."""
+    from .safeio import read_bytes
+
+    owned: list[tuple[str, list[str]]] = [(f"conda:{r.name}", list(r.files)) for r in env.records]
+    owned += [(f"pypi:{d.normalized_name}", list(d.files)) for d in env.pip if d.is_pip_installed]
+    for key, files in owned:
+        for path in files:
+            site = _SITE_PACKAGES.match(path)
+            if not (site and path.endswith(".pth") and "/" not in path[site.end():]):
+                continue
+            try:
+                text = read_bytes(env.prefix / path, limit=1 << 20).decode("utf-8", "replace")
+            except (OSError, ValueError):
+                continue
+            for line in text.splitlines():
+                line = line.strip()
+                if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                    continue
+                if os.path.isabs(line):  # a path the package wrote at install time: inside the prefix?
+                    line = os.path.relpath(line, os.path.join(env.prefix, site.group()))
+                folder = os.path.normpath(os.path.join(site.group(), line)).replace(os.sep, "/")
+                if folder.startswith("../") or folder == "..":
+                    continue  # outside the environment
+                inside = folder.rstrip("/") + "/"
+                for other in files:
+                    if other.startswith(inside):
+                        module = _module_at(other[len(inside):])
+                        if module:
+                            yield module, key

@@ -181,7 +181,7 @@ def test_notebook_cells_magics_shell_and_kernel(tmp_path: Path) -> None:
         "def f(:\n  broken\nimport still_read\n",
     ])
     result = scan(tmp_path, {"analysis.ipynb": nb})
-    assert found(result, MODULE) == {"seaborn", "still_read"}
+    assert found(result, MODULE) == {"seaborn", "still_read", "matplotlib", "matplotlib_inline"}  # %matplotlib
     assert {"pip", "ls", "samtools", "head"} <= found(result, EXECUTABLE)
     assert found(result, KERNEL) == {"python3"}
     (site,) = [u for u in result.uses if u.name == "seaborn"]

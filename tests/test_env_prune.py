@@ -30,7 +30,8 @@ KERNEL_JSON = json.dumps({"argv": ["python", "-m", "ipykernel_launcher", "-f", "
 
 def build_lab(inst: Installation) -> Installation:
     p = inst.package
-    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": "", "lib/python3.11/json/__init__.py": ""},
+    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": "", "lib/python3.11/json/__init__.py": "",
+                                      "lib/python3.11/sqlite3/__init__.py": ""},
       executables=["python", "python3"])
     p("pip", "24.0", "pyh0", depends=["python"], python_modules=["pip"], executables=["pip"])
     p("numpy", "1.26.4", "py311h0", depends=["python"], python_modules=["numpy"], size=4000)

@@ -276,6 +276,8 @@ def test_import_sites_cover_function_local_imports_and_notebook_cells(tmp_path):
     found = {(Path(s.path).name, s.line, s.cell, s.statement) for s in sites}
     assert found == {
         ("analysis.ipynb", 3, 2, "import pandas"),
+        ("analysis.ipynb", 1, 2, "matplotlib (%matplotlib)"),  # the magic loads matplotlib and its backend
+        ("analysis.ipynb", 1, 2, "matplotlib_inline (%matplotlib inline) (optional)"),
         ("main.py", 1, None, "import os"),
         ("main.py", 2, None, "import numpy"),
         ("main.py", 6, None, "from yaml import safe_load"),

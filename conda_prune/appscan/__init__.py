@@ -65,6 +65,7 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
     from .notebook import scan_notebook
     from .python import named_strings, scan_cython, scan_python, scan_python_snippet
     from .rlang import r_file_uses, rmarkdown_uses
+    from .tasks import justfile_uses, snakefile_uses, task_table_uses
     from .shell import (
         config_uses,
         dockerfile_uses,
@@ -128,7 +129,16 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
         names = _dotted_names(text)
     elif kind == walk.CONFIG:
         uses += config_uses(text, shown, scan_python_snippet)
+        if file.path.name.lower() == "pyproject.toml":
+            uses += task_table_uses(text, shown, scan_python_snippet)
         names = _dotted_names(text)
+    elif kind == walk.PIXI:
+        uses += task_table_uses(text, shown, scan_python_snippet, pixi_file=True)
+    elif kind == walk.SNAKEMAKE:
+        uses += snakefile_uses(text, shown, scan_python_snippet)
+        names = named_strings(text)
+    elif kind == walk.JUST:
+        uses += justfile_uses(text, shown, scan_python_snippet)
     elif kind == walk.PROCFILE:
         uses += procfile_uses(text, shown, scan_python_snippet)
     elif kind == walk.JENKINS:
@@ -149,10 +159,17 @@ def _is_ci(rel: str) -> bool:
 _DOTTED_NAME = re.compile(r"(?<![\w./$-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w/-])")
 
 
+#: the last part of a dotted word that is a file or a host, not a module (``README.md``, ``numpy.org``)
+_NOT_MODULE_ENDS = frozenset({
+    "py", "pyc", "txt", "md", "rst", "toml", "yml", "yaml", "json", "cfg", "ini", "csv", "html", "htm", "css",
+    "js", "png", "jpg", "svg", "gz", "zip", "tar", "whl", "lock", "log", "sh", "org", "com", "io", "net", "dev",
+})
+
+
 def _dotted_names(text: str) -> set[str]:
     """``a.b.C`` in configuration (``_target_: sklearn.svm.SVC``, logging handler classes,
-    entry points): a module loaded by name."""
-    return set(_DOTTED_NAME.findall(text))
+    entry points): a module loaded by name. A file name or a host name is none."""
+    return {n for n in _DOTTED_NAME.findall(text) if n.rsplit(".", 1)[-1].lower() not in _NOT_MODULE_ENDS}
 
 
 def _scan_packed(file: AppFile, check_syntax: bool = False) -> list[Any]:

@@ -19,7 +19,7 @@ from typing import Any
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
-SCANNER_VERSION = 6
+SCANNER_VERSION = 7
 
 
 def default_cache_dir() -> Path:

@@ -8,14 +8,87 @@ import json
 import re
 from collections.abc import Iterator
 
+from .names import backend_modules
 from .python import named_strings, read_lines, read_tree, scan_python_snippet
 from .shell import shell_uses
-from .types import KERNEL, ScanProblem, Use
+from .types import EXECUTABLE, KERNEL, MODULE, ScanProblem, Use
 
 _CELL_MAGIC_SHELL = re.compile(r"^%%(?:bash|sh|script\s+(?:ba)?sh|system)\b")
 
 
 _CELL_MAGIC_R = re.compile(r"^%%R\b")
+#: cell magics whose body is Python run in the kernel (or by a Python program: %%script python3)
+_PYTHON_CELL_MAGIC = re.compile(r"^\s*%%(?:time|timeit|capture|prun|python[\d.]*|script\s+python[\d.]*)(?:\s|$)")
+
+
+#: extensions that ship inside IPython: ``%load_ext autoreload`` loads IPython.extensions.autoreload
+_IPYTHON_EXTENSIONS = frozenset({"autoreload", "storemagic"})
+#: line magics that extensions define, and the module that defines them
+_EXTENSION_MAGICS = {"lprun": "line_profiler", "mprun": "memory_profiler", "memit": "memory_profiler",
+                     "sql": "sql", "cython": "Cython", "tensorboard": "tensorboard"}
+#: line magics whose argument is a Python statement, after their own options
+_STATEMENT_MAGICS = re.compile(r"^%(?:time|timeit|prun|debug)\b((?:\s+-[nrpsTDlq]\s*\S+|\s+-[tcqoi])*)\s+(.*)$")
+_QT_ANY = ("PyQt6", "PySide6", "PyQt5", "PySide2")
+
+
+def line_magic_uses(content: str, where: str, line: int) -> list[Use]:
+    """What an IPython line magic loads: ``%load_ext line_profiler`` (the module), ``%matplotlib
+    qt`` (matplotlib and every binding the backend may pick, each optional: one is enough),
+    ``%run -m x``, ``%sql``, and the statement of ``%time``/``%timeit``/``%prun``."""
+    words = content[1:].split()
+    if not words:
+        return []
+    magic, args = words[0], words[1:]
+    uses: list[Use] = []
+    if magic in ("load_ext", "reload_ext", "unload_ext"):
+        for name in args[:1]:
+            if re.match(r"^[A-Za-z_][\w.]*$", name):
+                module = f"IPython.extensions.{name}" if name in _IPYTHON_EXTENSIONS else name
+                uses.append(Use(MODULE, module, where, line, f"%{magic}"))
+    elif magic in ("matplotlib", "pylab"):
+        uses.append(Use(MODULE, "matplotlib", where, line, f"%{magic}"))
+        if magic == "pylab":
+            uses.append(Use(MODULE, "numpy", where, line, "%pylab"))
+        options = [a for a in args if not a.startswith("-")]
+        backend = options[0] if options else "inline"
+        for module in backend_modules(backend):
+            uses.append(Use(MODULE, module, where, line, f"%{magic} {backend}", optional=True))
+    elif magic == "run":
+        for j, word in enumerate(args[:-1]):
+            if word == "-m" and re.match(r"^[A-Za-z_][\w.]*$", args[j + 1]):
+                uses.append(Use(MODULE, args[j + 1], where, line, "%run -m"))
+                break
+    elif magic in _EXTENSION_MAGICS:
+        uses.append(Use(MODULE, _EXTENSION_MAGICS[magic], where, line, f"%{magic}"))
+    statement = _STATEMENT_MAGICS.match(content)
+    if statement:
+        uses += scan_python_snippet(statement.group(2), where, line)
+    return uses
+
+
+def cell_magic_uses(cell: str, where: str) -> tuple[list[Use], bool]:
+    """What a cell magic loads, and whether its body is still Python: ``%%cython`` needs Cython
+    (its body is Cython, read for its imports), ``%%sql`` the ``sql`` module of ipython-sql or
+    jupysql, ``%%script X`` runs the program X."""
+    first, _, body = cell.partition("\n")
+    words = first[2:].split()
+    magic = words[0] if words else ""
+    if magic == "cython" or magic.startswith("cython_"):
+        return [Use(MODULE, "Cython", where, 1, "%%cython"), *read_lines(body, where, 2)], False
+    if magic == "sql":
+        return [Use(MODULE, "sql", where, 1, "%%sql")], False
+    if magic == "script" and len(words) > 1 and not words[1].startswith(("sh", "bash")):
+        program = words[1].split("/")[-1]
+        return [Use(EXECUTABLE, program, where, 1, "%%script")], program.startswith("python")
+    if magic.startswith("python"):
+        return [Use(EXECUTABLE, magic, where, 1, f"%%{magic}")], True
+    if magic in ("perl", "ruby", "pypy", "node"):
+        return [Use(EXECUTABLE, magic, where, 1, f"%%{magic}")], False
+    if magic in ("time", "timeit", "prun", "capture") and len(words) > 1 and magic != "capture":
+        setup = first.split(None, 1)[1]
+        setup = re.sub(r"^(?:-[nrp]\s*\S+\s+|-[tcqo]\s+)*", "", setup)
+        return scan_python_snippet(setup, where, 1), True
+    return [], True
 
 
 def _cell_source(cell: dict) -> str:
@@ -96,11 +169,11 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
             uses += r_uses(source, where)
             continue
         if stripped.startswith("%%"):
+            found, as_python = cell_magic_uses(stripped, where)
+            uses += found
             first, _, body = source.partition("\n")
-            if not re.match(r"^\s*%%(?:time|timeit|capture|prun|writefile|html|markdown|latex|javascript|js|svg)\b", first):
-                continue  # another language's cell magic
-            if re.match(r"^\s*%%(?:writefile|html|markdown|latex|javascript|js|svg)\b", first):
-                continue
+            if not as_python or not _PYTHON_CELL_MAGIC.match(first):
+                continue  # another language's cell magic, or text (%%writefile, %%html, %%markdown)
             source = "\n" + body
         lines = source.split("\n")
         for i, line in enumerate(lines):
@@ -119,6 +192,8 @@ def scan_notebook(text: str, path: str) -> tuple[list[Use], list[ScanProblem], s
                 magic = re.match(r"^%(?:system|sx)\s+(.*)$", content)
                 if magic:
                     uses += shell_uses(magic.group(1), where, "notebook %system", first_line=i + 1)
+                else:
+                    uses += line_magic_uses(content, where, i + 1)
                 lines[i] = ""
             elif content.endswith("?") and not content.startswith("#"):
                 lines[i] = ""  # obj? / obj?? help

@@ -17,8 +17,9 @@ What counts, and how:
 * commands given to ``subprocess``, ``os.system``, ``os.exec*``, ``asyncio`` subprocesses, nox and
   invoke (``session.run("pytest")``), programs looked up with ``shutil.which``, and libraries
   loaded with ``ctypes``;
-* string literals that look like module names (``"rest_framework"`` in ``INSTALLED_APPS``,
-  ``engine="openpyxl"``, ``"postgresql+psycopg2://"``): a package loaded by name is still used.
+* strings where code uses them as a module name (``"rest_framework"`` in ``INSTALLED_APPS``,
+  ``engine="openpyxl"``, ``"postgresql+psycopg2://"``; see :mod:`.names`): a package loaded by
+  name is still used.
 
 Two readers find the same things. The **syntax-tree reader** (``ast``) is exact, but building
 Python's syntax tree costs about 2 µs per source line, several times more than finding the
@@ -39,6 +40,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator
 
+from .names import named_strings  # noqa: F401 - where the scanners have always found it
 from .shell import argv_uses, shell_uses
 from .types import DYNAMIC, EXECUTABLE, LIBRARY, MODULE, TYPING, ScanProblem, Use
 
@@ -46,8 +48,6 @@ _KEYWORD = re.compile(r"(?:from|import)[ \t]")  # plain, so the regex engine sca
 _FROM = re.compile(r"from[ \t]+(\.*[\w.]*)[ \t]+(c?import)\b")
 _SIMPLE_STRINGS = re.compile(r"[rRbBuUfF]{0,2}(?:\"[^\"\\\n]*\"|'[^'\\\n]*')")
 _TRIPLE = re.compile(r"\"\"\"|'''")
-_NAMED_STRING = re.compile(r"""["']([A-Za-z_][\w.-]*)["']""")
-_DIALECT = re.compile(r"""["'][A-Za-z0-9]+\+([A-Za-z_]\w*)://""")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 _OPTIONAL_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 _OPTIONAL_MARKERS = ("ImportError", "ModuleNotFoundError", "Exception", "except:", "except :")
@@ -218,7 +218,9 @@ class _TreeReader:
             is_optional = optional or last in _OPTIONAL_IMPORTERS
             if name is not None:
                 if name.startswith("."):
-                    return  # relative to the application's own package
+                    name = _absolute_import_name(name, node)
+                    if name is None:
+                        return  # relative to the application's own package
                 if _DOTTED.match(name):
                     self.use(MODULE, name, node, last, is_optional)
             elif first is not None and last in ("import_module", "__import__"):
@@ -255,6 +257,26 @@ class _TreeReader:
             else:  # run("pytest", "tests") (nox, invoke): the words are the arguments
                 self.uses += argv_uses([s if s is not None else "{}" for s in strings], self.path, line, how,
                                        scan_python_snippet)
+
+
+def _absolute_import_name(name: str, node: ast.Call) -> str | None:
+    """``import_module(".x", package="thirdparty")`` -> ``thirdparty.x``, as importlib resolves
+    it; None when the package is not a literal (``__package__``, ``__name__``: the code's own)."""
+    package = None
+    if len(node.args) > 1:
+        package = _string(node.args[1])
+    for keyword in node.keywords:
+        if keyword.arg == "package":
+            package = _string(keyword.value)
+    if not package or package.startswith(".") or not _DOTTED.match(package):
+        return None
+    level = len(name) - len(name.lstrip("."))
+    base = package.split(".")
+    if level - 1 >= len(base):
+        return None  # beyond the top-level package: importlib raises
+    base = base[: len(base) - (level - 1)]
+    rest = name[level:]
+    return ".".join([*base, rest]) if rest else ".".join(base)
 
 
 def read_tree(tree: ast.AST, path: str, first_line: int = 1) -> list[Use]:
@@ -625,17 +647,6 @@ def read_lines(
         if strict:
             raise
     return uses
-
-
-def named_strings(text: str) -> set[str]:
-    """Quoted strings that look like module names, or distribution names (``"scikit-learn"`` in
-    ``importlib.metadata.version("scikit-learn")``), and database drivers in URLs such as
-    ``"postgresql+psycopg2://..."``. Only names: the line of the few that turn out to name a
-    package is found later by :func:`locate`, which is cheaper than counting lines for all."""
-    names = set(_NAMED_STRING.findall(text))
-    if "://" in text:
-        names.update(_DIALECT.findall(text))
-    return {n for n in names if len(n) > 1 and n[-1] not in ".-" and ".." not in n and not ("-" in n and "." in n)}
 
 
 def locate(name: str, path: str) -> int:

@@ -1,7 +1,7 @@
 """R packages an application loads: ``library(x)``, ``require(x)``, ``requireNamespace("x")``,
 ``loadNamespace``, ``x::f`` and ``x:::f``, in ``.R`` files and in the R chunks of R Markdown and
 Quarto documents (whose Python chunks are Python, and whose ``reticulate::import("m")`` loads a
-Python module).
+Python module), and the programs R code runs (``system()``, ``system2()``, ``processx::run``).
 
 Comments are not stripped: a package named only in a comment is kept, which is the safe way
 to be wrong.
@@ -44,9 +44,34 @@ def r_uses(text: str, path: str, first_line: int = 1) -> list[Use]:
                 uses.append(Use(R_PACKAGE, name, path, _line(text, match.start(), first_line), "p_load"))
     for match in _COLONS.finditer(text):
         uses.append(Use(R_PACKAGE, match.group(1), path, _line(text, match.start(), first_line), "::"))
+    uses += _r_command_uses(text, path, first_line)
     if "reticulate" in text:
         for match in _RETICULATE.finditer(text):
             uses.append(Use(MODULE, match.group(1), path, _line(text, match.start(), first_line), "reticulate"))
+    return uses
+
+
+_R_SHELL = re.compile(r"\b(system|shell)\s*\(\s*(?:command\s*=\s*|cmd\s*=\s*)?([\"'])((?:(?!\2)[^\\]|\\.)*)\2")
+_R_PROGRAM = re.compile(
+    r"\b(system2|run|exec_wait|exec_background|exec_internal|Sys\.which|process\$new)\s*\(\s*"
+    r"(?:command\s*=\s*)?[\"']([^\"'\s]+)[\"']")
+
+
+def _r_command_uses(text: str, path: str, first_line: int) -> list[Use]:
+    """Programs R code runs: ``system("cmd args")`` and ``shell()`` through a shell,
+    ``system2("cmd", args)``, ``processx::run("cmd")``, ``sys::exec_wait("cmd")`` directly, and
+    programs looked up with ``Sys.which``. Only literal commands can be known."""
+    from .shell import shell_uses
+
+    uses: list[Use] = []
+    if "system" in text or "shell" in text:
+        for match in _R_SHELL.finditer(text):
+            command = match.group(3).replace('\\"', '"').replace("\\'", "'")
+            uses += shell_uses(command, path, f"{match.group(1)}()", first_line=_line(text, match.start(), first_line))
+    for match in _R_PROGRAM.finditer(text):
+        how = match.group(1)
+        uses.append(Use(EXECUTABLE, match.group(2).rsplit("/", 1)[-1], path, _line(text, match.start(), first_line),
+                        f"{how}()"))
     return uses
 
 

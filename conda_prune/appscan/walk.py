@@ -27,6 +27,9 @@ YAML = "yaml"
 CONFIG = "config"
 PROCFILE = "procfile"
 JENKINS = "jenkins"
+SNAKEMAKE = "snakemake"
+JUST = "just"
+PIXI = "pixi"
 SCRIPT = "script"  # no extension: a script if it starts with #! (LICENSE, VERSION do not)
 
 SKIP_DIRS = frozenset({
@@ -38,12 +41,13 @@ _EXTENSIONS = {
     ".py": PYTHON, ".pyw": PYTHON, ".pyx": CYTHON, ".pxd": CYTHON, ".pxi": CYTHON, ".ipynb": NOTEBOOK,
     ".r": R, ".rmd": RMARKDOWN, ".qmd": RMARKDOWN, ".rmarkdown": RMARKDOWN,
     ".sh": SHELL, ".bash": SHELL, ".zsh": SHELL, ".ksh": SHELL, ".mk": MAKE, ".mak": MAKE,
-    ".yml": YAML, ".yaml": YAML, ".dockerfile": DOCKER,
+    ".yml": YAML, ".yaml": YAML, ".dockerfile": DOCKER, ".smk": SNAKEMAKE, ".snakefile": SNAKEMAKE, ".just": JUST,
 }
 _NAMES = {
     "makefile": MAKE, "gnumakefile": MAKE, "dockerfile": DOCKER, "containerfile": DOCKER,
     "procfile": PROCFILE, "jenkinsfile": JENKINS, "tox.ini": CONFIG, "setup.cfg": CONFIG,
-    "pytest.ini": CONFIG, "pyproject.toml": CONFIG, ".rprofile": R,
+    "pytest.ini": CONFIG, "pyproject.toml": CONFIG, ".rprofile": R, "snakefile": SNAKEMAKE, "justfile": JUST,
+    ".justfile": JUST, "pixi.toml": PIXI,
 }
 _SHEBANG = re.compile(rb"^#!\s*(\S+)(?:\s+(\S+))?")
 #: files bigger than this are data, not code (a generated module of this size is still read)

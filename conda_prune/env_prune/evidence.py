@@ -6,7 +6,7 @@ import configparser
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..appscan import (
@@ -38,6 +38,15 @@ _COMMON_WORDS = frozenset({
     "scripts", "data", "build", "setup", "conftest", "util", "utils", "common", "src", "lib", "bin", "tools",
     "main", "app", "config", "settings", "core", "api", "version", "_version", "demo", "samples", "tmp",
 })
+
+
+#: uses that name one of several modules, any of which will do (``%matplotlib qt``: PyQt6,
+#: PySide6, PyQt5 or PySide2): each installed one is used, the others are not missing
+_ANY_OF = ("%matplotlib ", "%pylab ")
+
+
+#: what opens a notebook: the front-ends and servers (modules), each kept for an app with notebooks
+_NOTEBOOK_SERVERS = ("jupyterlab", "notebook", "nbclassic", "jupyter_server", "voila")
 
 
 _KNOWN_CONSUMERS = {
@@ -90,8 +99,11 @@ def collect_evidence(
         top = use.name.split(".")[0]
         if top in providers.stdlib or top in scan.first_party:
             return
+        if use.how.startswith(_ANY_OF):
+            return  # one binding of several a backend may pick: those not installed are not missing
         missing.setdefault(top, []).append(use)
 
+    notebook: Use | None = None  # the first notebook's kernel use
     for use in scan.uses:
         if use.kind == MODULE:
             module_use(use)
@@ -114,15 +126,18 @@ def collect_evidence(
                 owners = {conda_names[guess]} if guess in conda_names else set()
             evidence.add(owners & graph.nodes.keys(), Evidence(R_PACKAGE, use.describe(), use.location), use.optional)
         elif use.kind == KERNEL:
-            owners, kernel_json = providers.kernels.get(use.name, (set(), ""))
+            owners, kernel_json = providers.kernels.get(use.name) or providers.kernels.get(
+                use.name.lower(), (set(), ""))  # Jupyter finds kernels by their lowercased name
             evidence.add(owners & graph.nodes.keys(), Evidence(KERNEL, use.describe(), use.location))
+            if use.how in ("kernelspec", "default kernel") and notebook is None:
+                notebook = use
             if kernel_json:
                 argv = _kernel_argv(env.prefix, kernel_json)
                 from ..appscan.shell import argv_uses
 
                 for kernel_use in argv_uses(argv, use.path, use.line, f"kernel {use.name}"):
-                    if kernel_use.kind == MODULE:
-                        module_use(kernel_use)
+                    if kernel_use.kind == MODULE:  # python -m ipykernel_launcher
+                        module_use(replace(kernel_use, how=f"kernel {use.name}: {kernel_use.how}"))
                     elif kernel_use.kind == EXECUTABLE:
                         exe = providers.executables.get(kernel_use.name, set())
                         evidence.add(exe & graph.nodes.keys(),
@@ -130,11 +145,17 @@ def collect_evidence(
         elif use.kind == LIBRARY:
             owners = providers.libraries.get(library_name(use.name), set())
             evidence.add(owners & graph.nodes.keys(), Evidence(LIBRARY, use.describe(), use.location), use.optional)
+    if notebook is not None:  # conservative: every front-end or server installed may be the one in use
+        for module in _NOTEBOOK_SERVERS:
+            owners = set(providers.modules.get(module, ())) & graph.nodes.keys()
+            evidence.add(owners, Evidence(KERNEL, "these notebooks are opened with it", notebook.file))
     distributions = distribution_names(env)
+    tops_by_lower = _tops_by_lower(providers)
     for name, files in scan.names.items():
         if "-" in name:  # a distribution name: importlib.metadata.version("scikit-learn")
             owners = {distributions[normalize_pip_name(name)]} if normalize_pip_name(name) in distributions else set()
         else:
+            name = _installed_spelling(name, providers, tops_by_lower)
             top = name.split(".")[0]
             if top in providers.stdlib or top in _COMMON_WORDS or top not in providers.modules:
                 continue
@@ -148,6 +169,25 @@ def collect_evidence(
         for top, uses in sorted(missing.items())
     ]
     return evidence, missing_modules, dynamic, typing_only
+
+
+def _tops_by_lower(providers: Providers) -> dict[str, list[str]]:
+    tops: dict[str, list[str]] = {}
+    for module in providers.modules:
+        if "." not in module:
+            tops.setdefault(module.lower(), []).append(module)
+    return tops
+
+
+def _installed_spelling(name: str, providers: Providers, tops_by_lower: dict[str, list[str]]) -> str:
+    """A name given as a string (``engine="netcdf4"``) in the spelling of the installed module
+    (``netCDF4``). Python's import is exact about case, but such a string is no import: the
+    library maps it to its module itself, whatever the case. An exact match wins."""
+    top, dot, rest = name.partition(".")
+    if top in providers.modules:
+        return name
+    spellings = tops_by_lower.get(top.lower(), ())
+    return f"{spellings[0]}{dot}{rest}" if len(spellings) == 1 else name
 
 
 def _entry_point_groups(dist: PipDistribution) -> dict[str, list[str]]:

@@ -332,7 +332,9 @@ def plan_env_prune(
         missing=missing,
         dynamic=sorted(dynamic, key=lambda u: (u.path, u.line)),
         typing_only=sorted(typing_only, key=lambda u: (u.path, u.line)),
-        problems=[str(p) for p in scan.problems if not p.doubt] + [str(p) for p in env.problems],
+        problems=[str(p) for p in scan.problems if not p.doubt] + [str(p) for p in env.problems] + (
+            [f"the standard library's modules were taken from {providers.stdlib_source}"]
+            if providers.stdlib_is_the_hosts else []),
         unparsed=tuple(sorted((p for p in scan.problems if p.parser_message), key=lambda p: (p.path, p.line or 0))),
         frozen=(env.prefix / "conda-meta" / "frozen").is_file(),
         files_scanned=scan.files,
