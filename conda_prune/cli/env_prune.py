@@ -138,10 +138,15 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     env = read_environment(prefix)
     graph = DependencyGraph.build(env)
     roots = find_roots(prefix, env, graph, requested_file=named, apps=apps)
-    plan = plan_env_prune(
-        env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
-        self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
-    )
+    from ..env_prune.closure import closure_expander
+
+    expand, _ = closure_expander(env, scan, graph)
+    with output.progress("following imports through the environment"):
+        plan = plan_env_prune(
+            env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
+            self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
+            expanders=[expand], keep_optional=bool(getattr(args, "keep_optional", False)),
+        )
     plan.problems += [str(p) for p in roots.problems]
     for pattern in keep_patterns_unmatched(plan.graph, args.keep or ()):  # type: ignore[arg-type]
         output.warn(f"--keep {pattern!r} matches no package of {prefix}")

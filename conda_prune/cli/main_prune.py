@@ -91,6 +91,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="Never remove PKG (a name or a glob such as 'nvidia-*'). Repeatable.",
     )
     app.add_argument(
+        "--keep-optional", action="store_true",
+        help="Also keep unused packages that a used package can load on demand (an import inside one of its "
+        "functions, a lazy submodule, an extra or a constrains entry). Without it they are removed, and the "
+        "report names each with the chain that can load it.",
+    )
+    app.add_argument(
         "--export", metavar="FILE",
         help="Write a lean environment.yml holding what the application uses, instead of removing anything.",
     )
@@ -119,6 +125,10 @@ def _execute(args: argparse.Namespace) -> int:
         from ..exceptions import UsageError
 
         raise UsageError("--requested-from only applies with --app (pruning an environment)")
+    if getattr(args, "keep_optional", False) and not args.app:
+        from ..exceptions import UsageError
+
+        raise UsageError("--keep-optional only applies with --app (pruning an environment)")
     if args.app:
         from .env_prune import execute_env_prune
 
