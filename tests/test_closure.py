@@ -295,7 +295,7 @@ def test_cli_names_on_demand_packages_in_text_and_json_and_keep_optional_keeps_t
     assert code == 0, err
     assert "Unused, but a used package can load it on demand" in out
     assert "pandas can load it on demand (openpyxl <- pandas/io/excel.py:5 (in a function)" in out
-    assert "--keep-optional keeps them" in out and "A removal takes 2 packages" in out
+    assert "--keep-optional keeps them." in out and "A removal takes 2 packages" in out
 
     code, out, err = run(inst, monkeypatch, capsys, "-p", str(prefix), "--app", str(app), "--dry-run", "--json")
     doc = json.loads(out)
@@ -342,3 +342,15 @@ def test_why_used_with_app_shows_the_same_closure_chains(lab, inst, monkeypatch,
     assert explained["tabulate"]["loaded_by"] == [] and explained["tabulate"]["on_demand"] == []
     code, out, err = call("pyarrow", "-p", str(prefix), "--app", str(app))
     assert "loaded at import time" in out and "pandas imports it when present" in out
+
+
+def test_a_package_installed_after_a_cached_run_is_followed(lab, inst: Installation, tmp_path: Path) -> None:
+    _, app = lab
+    prefix = inst.create_env("later", ["python", "numpy", "pandas", "numexpr", "openpyxl", "cyca", "cycb", "cycdep"])
+    cache = tmp_path / "cache"
+    before, _ = plan(prefix, app, cache)
+    assert before.verdict("pyarrow") is None
+    inst.install(prefix, ["pyarrow", "cloudpickle"])
+    after, closure = plan(prefix, app, cache)  # no file the last result read has changed; the packages have
+    assert after.verdict("pyarrow").status == NEEDED and after.verdict("cloudpickle").status == NEEDED
+    assert closure.stats.files_read == 2  # pyarrow's and cloudpickle's; the rest from the per-file cache

@@ -15,7 +15,7 @@ one of two kinds:
 * **on demand**: inside a function, or a lazy module ``__getattr__``. It runs only if that
   function is called: the package is named beside its "unused" verdict, with the chain, and
   stays with ``--keep-optional``. What such a module imports at its own top level is on demand
-  too.
+  too; what its functions import (two calls away) is not followed.
 
 Why the project's own reader (:func:`conda_prune.appscan.python.installed_imports`) and not
 modulegraph: modulegraph compiles every module it reaches to bytecode (a parse and a compile,
@@ -29,8 +29,11 @@ own imports, never from importing anything.
 
 Per-file import lists are cached like the application scan's (path, size and mtime in
 nanoseconds; :data:`CLOSURE_VERSION`), one JSON file per environment under the user's cache
-folder (``$XDG_CACHE_HOME/conda-prune/closure``). A file that cannot be read is a doubt (what
-it loads is unknown), never a crash.
+folder (``$XDG_CACHE_HOME/conda-prune/closure``). The finished result is kept there too, under
+the application's imports and the environment's packages, with every file it read: while
+those are the same and no file changed, a run only checks the files (a cached run on a
+scientific stack reaches thousands of modules; walking them again costs more than the check).
+A file that cannot be read is a doubt (what it loads is unknown), never a crash.
 """
 
 from __future__ import annotations
@@ -148,20 +151,22 @@ def _cache_path(cache_dir: Path, prefix: Path) -> Path:
     return cache_dir / "closure" / f"{digest}.json"
 
 
-def _load_cache(path: Path | None) -> dict[str, list[Any]]:
+def _load_cache(path: Path | None) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """(per-file import lists, finished results by signature)."""
     if path is None:
-        return {}
+        return {}, {}
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError):
-        return {}
+        return {}, {}
     if not isinstance(data, dict) or data.get("version") != CLOSURE_VERSION or not isinstance(data.get("files"), dict):
-        return {}
-    return data["files"]
+        return {}, {}
+    results = data.get("results")
+    return data["files"], results if isinstance(results, dict) else {}
 
 
-def _save_cache(path: Path, prefix: Path, files: dict[str, list[Any]]) -> None:
+def _save_cache(path: Path, prefix: Path, files: dict[str, list[Any]], results: dict[str, Any]) -> None:
     """Write atomically; a cache that cannot be written is only a slower next run."""
     import tempfile
 
@@ -169,8 +174,8 @@ def _save_cache(path: Path, prefix: Path, files: dict[str, list[Any]]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".closure-", suffix=".tmp")
         try:
-            text = json.dumps({"version": CLOSURE_VERSION, "prefix": os.path.realpath(prefix), "files": files},
-                              separators=(",", ":"))
+            text = json.dumps({"version": CLOSURE_VERSION, "prefix": os.path.realpath(prefix), "files": files,
+                               "results": results}, separators=(",", ":"))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, path)
@@ -182,6 +187,41 @@ def _save_cache(path: Path, prefix: Path, files: dict[str, list[Any]]) -> None:
             raise
     except OSError:
         pass
+
+
+#: finished results kept per environment (one per application, roughly)
+_RESULTS_KEPT = 8
+
+
+def _signature(env: EnvironmentData, scan: AppScan) -> str:
+    """What a finished result depends on besides the files it read: the application's imports
+    and the programs it runs (with their sites, which the chains show), and the packages of the
+    environment (a package installed since may provide a module nothing provided before)."""
+    seeds = sorted(
+        (u.kind, u.name, u.subnames, u.location, u.optional) for u in scan.uses if u.kind in (MODULE, EXECUTABLE)
+    )
+    packages = sorted(r.dist for r in env.records) + sorted(f"{d.name}=={d.version}" for d in env.pip)
+    text = json.dumps([CLOSURE_VERSION, seeds, packages], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _unchanged(prefix: Path, files: list[list[Any]]) -> bool:
+    for rel, size, mtime in files:
+        try:
+            st = os.stat(os.path.join(prefix, rel))
+        except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != mtime:
+            return False
+    return True
+
+
+def _evidence_json(found: dict[str, list[Evidence]]) -> dict[str, list[list[str]]]:
+    return {k: [[e.kind, e.detail, e.location] for e in v] for k, v in found.items()}
+
+
+def _evidence_of(data: dict[str, list[list[str]]]) -> dict[str, list[Evidence]]:
+    return {k: [Evidence(*e) for e in v] for k, v in data.items()}
 
 
 def _pack(imports: list[_Import]) -> list[list[Any]]:
@@ -305,15 +345,29 @@ def import_closure(
     cache lives (default: the user's cache folder); None to read every file afresh."""
     closure = Closure()
     stats = closure.stats
-    started = time.perf_counter()
-    index = ModuleIndex.of(env) if index is None else index
-    stats.seconds["index"] = time.perf_counter() - started
-
     directory = default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
     cache_path = _cache_path(directory, env.prefix) if isinstance(directory, Path) else None
     started = time.perf_counter()
-    reader = _Reader(env.prefix, _load_cache(cache_path), stats)
+    old_files, results = _load_cache(cache_path)
+    signature = _signature(env, scan)
     stats.seconds["cache load"] = time.perf_counter() - started
+    kept = results.get(signature)
+    if isinstance(kept, dict) and index is None:
+        started = time.perf_counter()
+        try:
+            if _unchanged(env.prefix, kept["files"]):
+                closure.needed = _evidence_of(kept["needed"])
+                closure.on_demand = _evidence_of(kept["on_demand"])
+                stats.modules = kept["modules"]
+                stats.files_cached = len(kept["files"])
+                stats.seconds["cache check"] = time.perf_counter() - started
+                return closure
+        except (KeyError, TypeError, ValueError):
+            pass  # a result written by hand or half-understood: compute it again
+    started = time.perf_counter()
+    index = ModuleIndex.of(env) if index is None else index
+    stats.seconds["index"] = time.perf_counter() - started
+    reader = _Reader(env.prefix, old_files, stats)
 
     skip = {"conda:python"}  # the interpreter and its standard library always stay
     reached: dict[str, _Step] = {}
@@ -360,6 +414,8 @@ def import_closure(
                 target = _resolve(imp.name, module, module in index.packages)
                 if target is None:
                     continue
+                if imp.deferred and mode:
+                    continue  # a function of a module loaded on demand: two calls away, not followed
                 step = _Step(module, f"{_shown(rel)}:{imp.line}", imp.deferred, imp.optional, mode or imp.deferred)
                 for found in _targets(index, target, imp.subnames):
                     if step.on_demand and not mode:
@@ -390,12 +446,19 @@ def import_closure(
         for key in found:
             found[key] = found[key][:3]  # the first few ways in are enough to say why
 
-    if cache_path is not None and reader.new and (stats.files_read or len(reader.new) != len(reader.old)):
+    if cache_path is not None:
         started = time.perf_counter()
         merged = {rel: entry for rel, entry in reader.old.items() if rel not in reader.new and _still_listed(rel, index)}
         merged.update(reader.new)
-        if stats.files_read or merged.keys() != reader.old.keys():
-            _save_cache(cache_path, env.prefix, merged)
+        if not closure.doubts:  # a result with a doubt is computed again next time (the file may be readable then)
+            results = {k: v for k, v in results.items() if k != signature}
+            results = dict(list(results.items())[-(_RESULTS_KEPT - 1):])
+            results[signature] = {
+                "files": [[rel, entry[0], entry[1]] for rel, entry in reader.new.items()],
+                "needed": _evidence_json(closure.needed), "on_demand": _evidence_json(closure.on_demand),
+                "modules": stats.modules,
+            }
+        _save_cache(cache_path, env.prefix, merged, results)
         stats.seconds["cache save"] = time.perf_counter() - started
     return closure
 

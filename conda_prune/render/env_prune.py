@@ -111,21 +111,21 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
                + f"): {UNUSED_REASON}"),
         )
         if plain:
-            print_records(console, UNUSED_COLUMNS, [_unused_row(v, report, verbose) for v in plain])
+            _print_unused(console, [_unused_row(v, report, verbose) for v in plain])
         if loadable:
             if plain:
                 console.print()
             print_text(console, _t(("Unused, but a used package can load it on demand", "bold"),
-                                   f" ({len(loadable)} package{'s' if len(loadable) != 1 else ''}; "
-                                   "how, with the chain, below each):"))
-            print_records(console, UNUSED_COLUMNS, [_unused_row(v, report, verbose) for v in loadable])
+                                   f" ({len(loadable)} package{'s' if len(loadable) != 1 else ''}, "
+                                   "each with what loads it):"))
+            _print_unused(console, [_unused_row(v, report, verbose) for v in loadable])
         _render_bytes(report, console)
         taken = [v for v in loadable if v.removable]
         if taken:
             print_text(console, Text(
                 f"A removal takes {len(taken)} package{'s' if len(taken) != 1 else ''} that a used package can "
-                "load on demand: the application fails or changes only where it calls into that path. "
-                "--keep-optional keeps them."))
+                "load on demand (the application changes only where it calls into that path); "
+                f"--keep-optional keeps {'it' if len(taken) == 1 else 'them'}."))
     kept_optional = [v for v in plan.with_status(KEPT) if v.on_demand]
     if kept_optional:
         console.print()
@@ -163,6 +163,12 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
         print_text(console, "[dim]Imports only under TYPE_CHECKING (not uses at run time):[/dim]")
         for use in plan.typing_only:
             print_text(console, Text(f"  {use.name} at {use.location}", style="dim"), indent=4)
+
+
+def _print_unused(console: Console, rows: list[list]) -> None:
+    """The unused table; without a notes column when no package has a note."""
+    columns = UNUSED_COLUMNS if any(row[-1].plain for row in rows) else UNUSED_COLUMNS[:-1]
+    print_records(console, columns, [row if columns is UNUSED_COLUMNS else row[:-1] for row in rows])
 
 
 def _unused_row(v: Verdict, report: EnvPruneReport, verbose: int) -> list:
