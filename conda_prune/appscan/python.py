@@ -158,6 +158,8 @@ class _TreeReader:
         self.calls = calls
         self.installed = installed  # installed code: relative imports kept, function bodies marked
         self.deferred = False  # the node being visited is in a function body
+        #: only statements need a visit (no call that counts is in the file): expressions are skipped
+        self.statements_only = False
 
     def use(self, kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
             subnames: tuple[str, ...] = ()) -> None:
@@ -187,7 +189,11 @@ class _TreeReader:
             else:
                 self.deferred = deferred
                 self._visit(node, optional, typing_only)
-                children += [(n, optional, typing_only, deferred) for n in ast.iter_child_nodes(node)]
+                if self.statements_only:
+                    children += [(n, optional, typing_only, deferred) for n in ast.iter_child_nodes(node)
+                                 if isinstance(n, (ast.stmt, ast.excepthandler))]
+                else:
+                    children += [(n, optional, typing_only, deferred) for n in ast.iter_child_nodes(node)]
             stack.extend(reversed(children))
         return self.uses
 
@@ -340,6 +346,10 @@ def _triple_quoted_spans(text: str) -> list[tuple[int, int]]:
 def _statement_end(text: str, pos: int) -> str:
     """The rest of an import statement from ``pos``: to the end of its logical line, through
     parentheses and backslash continuations, stopping at ``;`` and ``#``."""
+    nl = text.find("\n", pos)
+    line = text[pos:] if nl < 0 else text[pos:nl]
+    if not any(c in line for c in "()\\"):  # the usual one-line statement: no character loop needed
+        return line.split("#", 1)[0].split(";", 1)[0].rstrip("\r")
     out = []
     depth = 0
     i = pos
@@ -757,7 +767,10 @@ def installed_imports(text: str, path: str) -> list[Use]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             uses = read_lines(text, path, installed=True)
         else:
-            uses = _TreeReader(path, 1, frozenset(_INSTALLED_CALLS), installed=True).read(tree)
+            reader = _TreeReader(path, 1, frozenset(_INSTALLED_CALLS), installed=True)
+            # the syntax tree is walked in Python: where no call can count, its expressions need no visit
+            reader.statements_only = not any(name in text for name in _INSTALLED_CALLS)
+            uses = reader.read(tree)
     return [u for u in uses if u.kind == MODULE]
 
 
