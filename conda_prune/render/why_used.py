@@ -242,8 +242,8 @@ def _explanation_rows(e: Explanation, report: WhyUsedReport, width: int) -> list
         rows.append(("imported at", _site_lines(e.import_sites, report, width)))
     if e.loaded_by:
         rows.append(("loaded at import time", [line for how in e.loaded_by for line in wrap_words(Text(how), width)]))
-    if e.on_demand:
-        rows.append(("can be loaded on demand",
+    if e.on_demand and not e.loaded_by:  # loaded on import anyway: how else it can be loaded adds nothing
+        rows.append(("loaded on demand",
                      [line for how in e.on_demand for line in wrap_words(Text(how), width)]))
     if e.environments is not None:
         rows.append(("environments", _environment_lines(e.environments, e.shared_cache_entries(), width)))
