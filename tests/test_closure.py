@@ -354,3 +354,24 @@ def test_a_package_installed_after_a_cached_run_is_followed(lab, inst: Installat
     after, closure = plan(prefix, app, cache)  # no file the last result read has changed; the packages have
     assert after.verdict("pyarrow").status == NEEDED and after.verdict("cloudpickle").status == NEEDED
     assert closure.stats.files_read == 2  # pyarrow's and cloudpickle's; the rest from the per-file cache
+
+
+def test_an_extension_module_is_read_through_the_cython_source_shipped_beside_it(inst: Installation,
+                                                                                tmp_path: Path) -> None:
+    p = inst.package
+    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    p("arrowish", "1.0", "0", depends=["python"], files={
+        f"{SITE}/arrowish/__init__.py": "from arrowish.lib import Table\n",
+        f"{SITE}/arrowish/lib.cpython-311-x86_64-linux-gnu.so": b"\x7fELF not really",
+        f"{SITE}/arrowish/lib.pyx": "# cython: language_level=3\ncimport cython\ninclude \"compat.pxi\"\n",
+        f"{SITE}/arrowish/compat.pxi": "try:\n    import cloudpickle as pickle\nexcept ImportError:\n    import pickle\n",
+    })
+    p("cloudpickle", "3.0.0", "pyh0", depends=["python"], files=_module("cloudpickle"))
+    prefix = inst.create_env("ext", ["python", "arrowish", "cloudpickle"])
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "x.py").write_text("import arrowish\n")
+    result, _ = plan(prefix, app)
+    assert result.verdict("cloudpickle").status == NEEDED
+    assert result.verdict("cloudpickle").reason == (
+        f"arrowish imports it when present (cloudpickle <- arrowish/compat.pxi:2 <- arrowish <- {app}/x.py:1)")

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,7 +58,7 @@ from ..safeio import read_bytes
 from .results import Evidence, Loads
 
 #: bump when what the reader finds in an installed file changes, so older entries are not reused
-CLOSURE_VERSION = 1
+CLOSURE_VERSION = 2
 #: installed files larger than this are not read (generated tables, not import statements)
 MAX_BYTES = 16 * 1024 * 1024
 #: evidence kinds of the closure (they appear in --json)
@@ -65,6 +66,9 @@ IMPORT_TIME = "import-time"
 ON_DEMAND = "on-demand"
 
 _USE_CACHE = object()
+#: ``include "compat.pxi"`` in a Cython source, kept in the per-file lists as a pseudo-import
+_CYTHON_INCLUDE = re.compile(r"""^include[ \t]+(["'])([\w./-]+)\1""", re.M)
+_INCLUDE = "<include>"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class _Import:
     subnames: tuple[str, ...]
     deferred: bool
     optional: bool
+    source: str = ""  # the file it is written in, when not the module's own (a Cython include)
 
 
 @dataclass
@@ -85,15 +90,21 @@ class ModuleIndex:
     files: dict[str, str] = field(default_factory=dict)  # dotted module -> prefix-relative source (or extension)
     owners: dict[str, str] = field(default_factory=dict)  # dotted module -> graph key
     packages: set[str] = field(default_factory=set)  # modules that are packages (an __init__)
+    cython: dict[str, str] = field(default_factory=dict)  # extension module -> the .pyx source shipped beside it
     scripts: dict[str, tuple[str, str]] = field(default_factory=dict)  # bin/<name> -> (path, graph key)
 
     @classmethod
     def of(cls, env: EnvironmentData) -> ModuleIndex:
         index = cls()
 
+        pyx: set[str] = set()
+
         def add(path: str, key: str) -> None:
             if path.startswith(("bin/", "Scripts/")) and path.count("/") == 1:
                 index.scripts[path.split("/", 1)[1]] = (path, key)
+                return
+            if path.endswith(".pyx"):
+                pyx.add(path)
                 return
             if not path.endswith((".py", ".so", ".pyd")):
                 return
@@ -117,6 +128,12 @@ class ModuleIndex:
                 key = owner_key(dist, record_names)
                 for path in dist.files:
                     add(path, key)
+        for module, path in index.files.items():
+            if not path.endswith(".py"):  # lib.cpython-311-x86_64-linux-gnu.so -> lib.pyx beside it
+                folder, _, name = path.rpartition("/")
+                source = f"{folder}/{name.split('.', 1)[0]}.pyx"
+                if source in pyx:
+                    index.cython[module] = source
         return index
 
 
@@ -245,11 +262,32 @@ class _Reader:
         self.stats = stats
         self.doubts: list[str] = []
 
+    def module_imports(self, rel: str, cython: str | None) -> list[_Import]:
+        """What a module imports: its source; for an extension module, the Cython source shipped
+        beside it (``pyarrow/lib.pyx`` and the ``.pxi`` files it includes), where there is one."""
+        if rel.endswith(".py") or rel.startswith(("bin/", "Scripts/")):
+            return self.imports(rel)
+        if cython is None:
+            return []  # compiled without its source: what it imports is unknown here (its libraries are ELF's)
+        found: list[_Import] = []
+        seen: set[str] = set()
+        todo = [cython]
+        while todo and len(seen) < 200:
+            source = todo.pop()
+            if source in seen:
+                continue
+            seen.add(source)
+            folder = source.rpartition("/")[0]
+            for imp in self.imports(source):
+                if imp.name.startswith(_INCLUDE):
+                    todo.append(os.path.normpath(f"{folder}/{imp.name[len(_INCLUDE):]}"))
+                else:
+                    found.append(_Import(imp.name, imp.line, imp.subnames, imp.deferred, imp.optional, source))
+        return found
+
     def imports(self, rel: str) -> list[_Import]:
         from ..appscan.python import installed_imports
 
-        if not rel.endswith(".py") and not rel.startswith(("bin/", "Scripts/")):
-            return []  # an extension module: what it imports is compiled in (its libraries are ELF's business)
         path = os.path.join(self.prefix, rel)
         try:
             st = os.stat(path)
@@ -278,6 +316,9 @@ class _Reader:
             _Import(u.name, u.line, u.subnames, u.deferred, u.optional)
             for u in installed_imports(text, rel)
         ]
+        if rel.endswith((".pyx", ".pxi")):  # Cython's textual includes: read as part of this module
+            found += [_Import(_INCLUDE + m.group(2), text.count("\n", 0, m.start()) + 1, (), False, False)
+                      for m in _CYTHON_INCLUDE.finditer(text)]
         self.stats.files_read += 1
         self.stats.seconds["read and parse"] = self.stats.seconds.get("read and parse", 0.0) + (
             time.perf_counter() - started)
@@ -410,13 +451,14 @@ def import_closure(
             module = now.popleft()
             rel = index.files[module]
             mode = reached[module].on_demand
-            for imp in reader.imports(rel):
+            for imp in reader.module_imports(rel, index.cython.get(module)):
                 target = _resolve(imp.name, module, module in index.packages)
                 if target is None:
                     continue
                 if imp.deferred and mode:
                     continue  # a function of a module loaded on demand: two calls away, not followed
-                step = _Step(module, f"{_shown(rel)}:{imp.line}", imp.deferred, imp.optional, mode or imp.deferred)
+                step = _Step(module, f"{_shown(imp.source or rel)}:{imp.line}", imp.deferred, imp.optional,
+                             mode or imp.deferred)
                 for found in _targets(index, target, imp.subnames):
                     if step.on_demand and not mode:
                         later.append((found, step))
@@ -465,7 +507,8 @@ def import_closure(
 
 def _still_listed(rel: str, index: ModuleIndex) -> bool:
     module = module_of(rel)
-    return (module is not None and index.files.get(module) == rel) or rel.startswith(("bin/", "Scripts/"))
+    return (module is not None and index.files.get(module) == rel) or rel.startswith(("bin/", "Scripts/")) or (
+        rel.endswith((".pyx", ".pxi")))
 
 
 def _is_python_script(path: Path) -> bool:
