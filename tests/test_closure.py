@@ -363,7 +363,7 @@ def test_an_extension_module_is_read_through_the_cython_source_shipped_beside_it
     p("arrowish", "1.0", "0", depends=["python"], files={
         f"{SITE}/arrowish/__init__.py": "from arrowish.lib import Table\n",
         f"{SITE}/arrowish/lib.cpython-311-x86_64-linux-gnu.so": b"\x7fELF not really",
-        f"{SITE}/arrowish/lib.pyx": "# cython: language_level=3\ncimport cython\ninclude \"compat.pxi\"\n",
+        f"{SITE}/arrowish/lib.pyx": "# cython: language_level=3\ncimport cython\ninclude \"compat.pxi\"\ninclude \"made_at_build.pxi\"\n",
         f"{SITE}/arrowish/compat.pxi": "try:\n    import cloudpickle as pickle\nexcept ImportError:\n    import pickle\n",
     })
     p("cloudpickle", "3.0.0", "pyh0", depends=["python"], files=_module("cloudpickle"))
@@ -372,6 +372,7 @@ def test_an_extension_module_is_read_through_the_cython_source_shipped_beside_it
     app.mkdir()
     (app / "x.py").write_text("import arrowish\n")
     result, _ = plan(prefix, app)
+    assert not result.doubts  # an include the package does not ship was compiled in: no doubt
     assert result.verdict("cloudpickle").status == NEEDED
     assert result.verdict("cloudpickle").reason == (
         f"arrowish imports it when present (cloudpickle <- arrowish/compat.pxi:2 <- arrowish <- {app}/x.py:1)")

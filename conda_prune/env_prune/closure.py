@@ -277,6 +277,8 @@ class _Reader:
             if source in seen:
                 continue
             seen.add(source)
+            if source != cython and not os.path.isfile(os.path.join(self.prefix, source)):
+                continue  # an include the package does not ship (made at build time): compiled in, not a doubt
             folder = source.rpartition("/")[0]
             for imp in self.imports(source):
                 if imp.name.startswith(_INCLUDE):
