@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     times = []
     for _ in range(max(1, args.repeat // 2)):
         t = time.perf_counter()
-        graph_mg = ModuleGraph(path=[str(site), *[p for p in sys.path if "site-packages" not in p and os.path.isdir(p)]])
+        stdlib = [p for p in sys.path if "site-packages" not in p and os.path.isdir(p)]
+        graph_mg = ModuleGraph(path=[str(site), *stdlib])
         try:
             graph_mg.run_script(str(app / "main.py"))
         except RecursionError:

@@ -9,12 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from builder import SITE, Installation
+
 from conda_prune.appscan import scan_app
-from conda_prune.appscan.python import _TreeReader, _INSTALLED_CALLS, installed_imports
+from conda_prune.appscan.python import _INSTALLED_CALLS, _TreeReader, installed_imports
 from conda_prune.env_prune import KEPT, NEEDED, UNUSED, USED, plan_env_prune
-from conda_prune.env_prune.closure import closure_expander, import_closure
+from conda_prune.env_prune.closure import closure_expander
 from conda_prune.graph import DependencyGraph
 from conda_prune.records import read_environment
 
@@ -316,7 +316,7 @@ def test_cli_names_on_demand_packages_in_text_and_json_and_keep_optional_keeps_t
 def test_keep_optional_without_app_is_a_usage_error(inst, monkeypatch, capsys) -> None:
     from test_env_prune_cli import run
 
-    code, out, err = run(inst, monkeypatch, capsys, "--keep-optional", "--dry-run")
+    code, _, err = run(inst, monkeypatch, capsys, "--keep-optional", "--dry-run")
     assert code == 2 and "--keep-optional only applies with --app" in err
 
 
@@ -363,7 +363,8 @@ def test_an_extension_module_is_read_through_the_cython_source_shipped_beside_it
     p("arrowish", "1.0", "0", depends=["python"], files={
         f"{SITE}/arrowish/__init__.py": "from arrowish.lib import Table\n",
         f"{SITE}/arrowish/lib.cpython-311-x86_64-linux-gnu.so": b"\x7fELF not really",
-        f"{SITE}/arrowish/lib.pyx": "# cython: language_level=3\ncimport cython\ninclude \"compat.pxi\"\ninclude \"made_at_build.pxi\"\n",
+        f"{SITE}/arrowish/lib.pyx": ('# cython: language_level=3\ncimport cython\ninclude "compat.pxi"\n'
+                                     'include "made_at_build.pxi"\n'),
         f"{SITE}/arrowish/compat.pxi": "try:\n    import cloudpickle as pickle\nexcept ImportError:\n    import pickle\n",
     })
     p("cloudpickle", "3.0.0", "pyh0", depends=["python"], files=_module("cloudpickle"))

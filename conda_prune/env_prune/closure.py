@@ -492,7 +492,8 @@ def import_closure(
 
     if cache_path is not None:
         started = time.perf_counter()
-        merged = {rel: entry for rel, entry in reader.old.items() if rel not in reader.new and _still_listed(rel, index)}
+        merged = {rel: entry for rel, entry in reader.old.items()
+                  if rel not in reader.new and _still_listed(rel, index)}
         merged.update(reader.new)
         if not closure.doubts:  # a result with a doubt is computed again next time (the file may be readable then)
             results = {k: v for k, v in results.items() if k != signature}
