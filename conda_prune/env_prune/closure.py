@@ -25,7 +25,10 @@ cached per file), it resolves modules against the ``sys.path`` of the interprete
 PyInstaller rather than as a kept library of its own, and it does not tell a function-level
 import from a module-level one in the form needed here. Where a module lives comes from the
 files each package installed (its record's ``files``, a pip RECORD), as for the application's
-own imports, never from importing anything.
+own imports, never from importing anything. Measured (``bench/bench_closure.py``): on numpy,
+pandas, scipy and matplotlib, modulegraph 0.19 stopped with a ``RecursionError`` after 71 s;
+``ast.parse`` alone over the 1,953 files the closure reads took about twice as long as reading
+their imports here.
 
 Per-file import lists are cached like the application scan's (path, size and mtime in
 nanoseconds; :data:`CLOSURE_VERSION`), one JSON file per environment under the user's cache
