@@ -21,8 +21,9 @@ Why the project's own reader (:func:`conda_prune.appscan.python.installed_import
 modulegraph: modulegraph compiles every module it reaches to bytecode (a parse and a compile,
 about 2 µs per source line; the line reader needs no parse for most files and its results are
 cached per file), it resolves modules against the ``sys.path`` of the interpreter running it
-(here conda's, not the environment's, which may be another Python version), it ships inside
-PyInstaller rather than as a kept library of its own, and it does not tell a function-level
+(here conda's, not the environment's, which may be another Python version), PyInstaller's
+copy is internal to PyInstaller (the standalone ``modulegraph`` 0.19 is the older form of it),
+and it does not tell a function-level
 import from a module-level one in the form needed here. Where a module lives comes from the
 files each package installed (its record's ``files``, a pip RECORD), as for the application's
 own imports, never from importing anything. Measured (``bench/bench_closure.py``): on numpy,
