@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .environment import (
     DiskUsage,
@@ -39,6 +40,9 @@ from .environment import (
     near_names,
 )
 from .graph import CONSTRAINS, DependencyGraph, Edge, Node
+
+if TYPE_CHECKING:
+    from .appscan import AppScan
 from .records import CondaRecord, Problem, read_environment
 from .requested_files import RequestedFile
 from .roots import Root, RootSet, find_roots
@@ -142,6 +146,11 @@ class Explanation:
     would_break: tuple[str, ...]
     constrained_by: tuple[Link, ...]
     import_sites: tuple[ImportSite, ...] | None = None  # None: no --app given
+    #: with --app: what the import closure found (:mod:`conda_prune.env_prune.closure`), the same
+    #: chains ``prune --app`` decides by: loaded at import time ("pandas imports it when present
+    #: (pyarrow <- pandas/compat/pyarrow.py:12 <- pandas <- app/io.py:3)"), or only on demand
+    loaded_by: tuple[str, ...] | None = None
+    on_demand: tuple[str, ...] | None = None
     environments: tuple[EnvironmentUse, ...] | None = None  # None: no --all-envs
 
     @property
@@ -213,14 +222,16 @@ def providers_of(site: ImportSite, providers: dict[str, set[str]]) -> set[str]:
     return found
 
 
-def find_import_sites(paths: Sequence[Path]) -> tuple[list[ImportSite], list[Problem]]:
+def find_import_sites(paths: Sequence[Path], scan: AppScan | None = None) -> tuple[list[ImportSite], list[Problem]]:
     """Import statements in the application at ``paths`` (files or folders), read by the same
     scanner as ``conda prune --app`` (:func:`conda_prune.appscan.scan_app`): Python files,
     notebooks (magics included), function-local imports and ``import_module`` of a literal name.
-    Relative imports are left out: they load the application's own modules."""
+    Relative imports are left out: they load the application's own modules. ``scan``: that
+    scan, done already."""
     from .appscan import MODULE, TYPING, scan_app
 
-    scan = scan_app(paths, check_syntax=True)
+    if scan is None:
+        scan = scan_app(paths, check_syntax=True)
     sites: list[ImportSite] = []
     for use in scan.uses:
         if use.kind not in (MODULE, TYPING):
@@ -353,11 +364,19 @@ def why_used(
     ]
 
     if apps:
-        sites, app_problems = find_import_sites(apps)
+        from .appscan import scan_app
+        from .env_prune.closure import import_closure
+
+        scan = scan_app(apps, check_syntax=True)
+        sites, app_problems = find_import_sites(apps, scan)
         problems += app_problems
         providers = module_providers(env)
+        closure = import_closure(env, scan, graph)
+        problems += [Problem(prefix, d) for d in closure.doubts]
         explanations = [
-            _with(e, import_sites=tuple(s for s in sites if e.package.key in providers_of(s, providers)))
+            _with(e, import_sites=tuple(s for s in sites if e.package.key in providers_of(s, providers)),
+                  loaded_by=tuple(str(x) for x in closure.needed.get(e.package.key, ())),
+                  on_demand=tuple(str(x) for x in closure.on_demand.get(e.package.key, ())))
             for e in explanations
         ]
 

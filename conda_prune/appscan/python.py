@@ -78,6 +78,9 @@ _CALLS_BY_MODULE: dict[str, tuple[str, ...]] = {
     **{m: ("run", "run_always", "spawn", "run_command", "call") for m in (
         "nox", "invoke", "fabric", "sh", "plumbum", "pexpect", "sarge", "delegator")},
 }
+#: in installed code, the calls that import a module by name (find_spec only asks whether one is there)
+_INSTALLED_CALLS = ("__import__", "import_module", "import_optional_dependency", "optional_import", "try_import",
+                    "lazy_import")
 #: looked for in every file
 _ALWAYS_CALLS = ("__import__", "import_module", "optional_import", "try_import", "lazy_import")
 _TYPE_CHECKING_IF = re.compile(r"^([ \t]*)if[ \t]+(?:[A-Za-z_]\w*\.)?TYPE_CHECKING[ \t]*:(.*)$", re.M)
@@ -147,39 +150,50 @@ class _TreeReader:
     """``calls``: the call names that count (as the line reader decides them, see
     :func:`call_names`); None: every call (a fragment the line reader already chose)."""
 
-    def __init__(self, path: str, first_line: int = 1, calls: frozenset[str] | None = None) -> None:
+    def __init__(self, path: str, first_line: int = 1, calls: frozenset[str] | None = None, *,
+                 installed: bool = False) -> None:
         self.path = path
         self.offset = first_line - 1
         self.uses: list[Use] = []
         self.calls = calls
+        self.installed = installed  # installed code: relative imports kept, function bodies marked
+        self.deferred = False  # the node being visited is in a function body
+        #: only statements need a visit (no call that counts is in the file): expressions are skipped
+        self.statements_only = False
 
     def use(self, kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
             subnames: tuple[str, ...] = ()) -> None:
-        self.uses.append(Use(kind, name, self.path, getattr(node, "lineno", 0) + self.offset, how, optional, subnames))
+        self.uses.append(Use(kind, name, self.path, getattr(node, "lineno", 0) + self.offset, how, optional, subnames,
+                             self.deferred))
 
     def read(self, tree: ast.AST) -> list[Use]:
         # an explicit stack: deeply nested code must not hit the recursion limit
-        stack: list[tuple[ast.AST, bool, bool]] = [(tree, False, False)]
+        stack: list[tuple[ast.AST, bool, bool, bool]] = [(tree, False, False, False)]
         while stack:
-            node, optional, typing_only = stack.pop()
-            children: list[tuple[ast.AST, bool, bool]] = []
+            node, optional, typing_only, deferred = stack.pop()
+            children: list[tuple[ast.AST, bool, bool, bool]] = []
             if isinstance(node, ast.If) and _is_type_checking(node.test):
-                children += [(n, optional, True) for n in node.body]
-                children += [(n, optional, typing_only) for n in node.orelse]
+                children += [(n, optional, True, deferred) for n in node.body]
+                children += [(n, optional, typing_only, deferred) for n in node.orelse]
             elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
                 body_optional = optional or _catches_import_errors(node.handlers)
-                children += [(n, body_optional, typing_only) for n in node.body]
+                children += [(n, body_optional, typing_only, deferred) for n in node.body]
                 for part in (node.handlers, node.orelse, node.finalbody):
-                    children += [(n, optional, typing_only) for n in part]
+                    children += [(n, optional, typing_only, deferred) for n in part]
             elif isinstance(node, (ast.With, ast.AsyncWith)) and _suppresses_import_errors(node):
-                children += [(n, optional, typing_only) for n in node.items]
-                children += [(n, True, typing_only) for n in node.body]
+                children += [(n, optional, typing_only, deferred) for n in node.items]
+                children += [(n, True, typing_only, deferred) for n in node.body]
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 # a try around a definition does not guard what runs when it is called
-                children += [(n, False, typing_only) for n in ast.iter_child_nodes(node)]
+                children += [(n, False, typing_only, True) for n in ast.iter_child_nodes(node)]
             else:
+                self.deferred = deferred
                 self._visit(node, optional, typing_only)
-                children += [(n, optional, typing_only) for n in ast.iter_child_nodes(node)]
+                if self.statements_only:
+                    children += [(n, optional, typing_only, deferred) for n in ast.iter_child_nodes(node)
+                                 if isinstance(n, (ast.stmt, ast.excepthandler))]
+                else:
+                    children += [(n, optional, typing_only, deferred) for n in ast.iter_child_nodes(node)]
             stack.extend(reversed(children))
         return self.uses
 
@@ -188,6 +202,11 @@ class _TreeReader:
             for alias in node.names:
                 self.use(TYPING if typing_only else MODULE, alias.name, node, "import", optional)
         elif isinstance(node, ast.ImportFrom):
+            if node.level and self.installed:  # relative, in installed code: ".compat", ".."
+                subnames = tuple(a.name for a in node.names if a.name != "*")
+                self.use(TYPING if typing_only else MODULE, "." * node.level + (node.module or ""), node, "from",
+                         optional, subnames)
+                return
             if node.level or not node.module:
                 return  # relative: the application's own modules
             subnames = tuple(a.name for a in node.names if a.name != "*")
@@ -217,6 +236,9 @@ class _TreeReader:
                         name = _string(keyword.value)
             is_optional = optional or last in _OPTIONAL_IMPORTERS
             if name is not None:
+                if name.startswith(".") and self.installed and _DOTTED.match(name.lstrip(".")):
+                    self.use(MODULE, name, node, last, is_optional)  # relative to the module's own package
+                    return
                 if name.startswith("."):
                     name = _absolute_import_name(name, node)
                     if name is None:
@@ -346,6 +368,10 @@ def _triple_quoted_spans(text: str) -> list[tuple[int, int]]:
 def _statement_end(text: str, pos: int) -> str:
     """The rest of an import statement from ``pos``: to the end of its logical line, through
     parentheses and backslash continuations, stopping at ``;`` and ``#``."""
+    nl = text.find("\n", pos)
+    line = text[pos:] if nl < 0 else text[pos:nl]
+    if not any(c in line for c in "()\\"):  # the usual one-line statement: no character loop needed
+        return line.split("#", 1)[0].split(";", 1)[0].rstrip("\r")
     out = []
     depth = 0
     i = pos
@@ -515,9 +541,11 @@ def _call_sites(text: str, names: set[str]) -> list[int]:
     return sorted(found)
 
 
-def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: Callable[[int], bool]) -> list[Use]:
-    """Uses in the call sites that run programs or import by name (see ``_CALLS_BY_MODULE``)."""
-    names = set(call_names(modules, text))
+def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: Callable[[int], bool],
+           installed: bool = False) -> list[Use]:
+    """Uses in the call sites that run programs or import by name (see ``_CALLS_BY_MODULE``);
+    in installed code, only the calls that import by name, each marked when in a function."""
+    names = {n for n in _INSTALLED_CALLS if n in text} if installed else set(call_names(modules, text))
     if not names:
         return []
     uses: list[Use] = []
@@ -535,7 +563,9 @@ def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: 
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             raise _Uncertain from None
         if isinstance(node, ast.Call):
-            reader = _TreeReader(path, line)
+            reader = _TreeReader(path, line, installed=installed)
+            if installed:
+                reader.deferred = _deferred_at(text, start, in_string)
             reader.use = _at_line(reader, line)  # type: ignore[method-assign]
             reader._call(node, optional=False)
             uses += reader.uses
@@ -545,8 +575,36 @@ def _calls(text: str, path: str, first_line: int, modules: set[str], in_string: 
 def _at_line(reader: _TreeReader, line: int) -> Callable[..., None]:
     def use(kind: str, name: str, node: ast.AST, how: str, optional: bool = False,
             subnames: tuple[str, ...] = ()) -> None:
-        reader.uses.append(Use(kind, name, reader.path, line, how, optional, subnames))
+        reader.uses.append(Use(kind, name, reader.path, line, how, optional, subnames, reader.deferred))
     return use
+
+
+def _deferred_at(text: str, pos: int, in_string: Callable[[int], bool]) -> bool:
+    """Is the statement at ``pos`` in the body of a function (it runs when called, not on
+    import)? Found by walking up the indentation to the first ``def`` above it. Where the walk
+    is unsure (a line less indented than the statement inside brackets), the answer is no: a
+    module-level import keeps its package, a wrong "in a function" could let it go."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    indent = len(text[line_start:pos]) - len(text[line_start:pos].lstrip())
+    steps = 0
+    while indent > 0 and line_start > 0 and steps < 5000:
+        end = line_start - 1
+        start = text.rfind("\n", 0, end) + 1
+        line_start = start
+        steps += 1
+        line = text[start:end]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or in_string(start):
+            continue
+        if stripped[0] in ")]}":  # the end of a signature written over several lines: its def is above
+            continue
+        own = _indent_of(line)
+        if own >= indent:
+            continue
+        indent = own
+        if stripped.startswith(("def ", "async def ")):
+            return True
+    return False
 
 
 def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[int], bool]) -> list[Use]:
@@ -568,12 +626,14 @@ def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[
 
 
 def read_lines(
-    text: str, path: str, first_line: int = 1, spans: list[tuple[int, int]] | None = None, *, strict: bool = False
+    text: str, path: str, first_line: int = 1, spans: list[tuple[int, int]] | None = None, *, strict: bool = False,
+    installed: bool = False,
 ) -> list[Use]:
     """Uses found line by line (see the module docstring).
 
     ``strict``: raise :class:`_Uncertain` instead of guessing (the caller then uses the syntax
-    tree). Without it, strings that cannot be told apart are read as code: more, never less."""
+    tree). Without it, strings that cannot be told apart are read as code: more, never less.
+    ``installed``: installed code (see :func:`installed_imports`)."""
     if spans is None:
         try:
             spans = _triple_quoted_spans(text)
@@ -628,20 +688,24 @@ def read_lines(
             if not found:
                 continue
             module = found.group(1)
-            if module.startswith(".") or not _DOTTED.match(module):
+            relative = installed and module.startswith(".") and (not module.lstrip(".")
+                                                                 or _DOTTED.match(module.lstrip(".")))
+            if not relative and (module.startswith(".") or not _DOTTED.match(module)):
                 continue
             clause = _statement_end(text, found.end())
             subnames = tuple(n for n in _names(clause) if n != "*")
+            deferred = installed and bool(indent) and _deferred_at(text, pos, in_string)
             uses.append(Use(kind, module, path, line, "from" if found.group(2) == "import" else "cimport", optional,
-                            subnames))
+                            subnames, deferred))
         else:
             how = "cimport" if text[pos] == "c" else "import"
+            deferred = installed and bool(indent) and _deferred_at(text, pos, in_string)
             for name in _names(_statement_end(text, match.end())):
-                uses.append(Use(kind, name, path, line, how, optional))
+                uses.append(Use(kind, name, path, line, how, optional, (), deferred))
     modules = {u.name.split(".", 1)[0] for u in uses}
     try:
-        uses += _calls(text, path, first_line, modules, in_string)
-        if "pytest_plugins" in text:
+        uses += _calls(text, path, first_line, modules, in_string, installed)
+        if "pytest_plugins" in text and not installed:
             uses += _pytest_plugins(text, path, first_line, in_string)
     except _Uncertain:
         if strict:
@@ -695,6 +759,30 @@ def _not_parsed(exc: BaseException, path: str, first_line: int) -> ScanProblem:
     said = (exc.msg if isinstance(exc, SyntaxError) else str(exc)) or type(exc).__name__
     return ScanProblem(path, f"is not valid Python 3{where} ({said}); its imports were read line by line",
                        line=line + first_line - 1 if line else None, parser_message=said)
+
+
+def installed_imports(text: str, path: str) -> list[Use]:
+    """The imports of an installed module, for the import closure (:mod:`conda_prune.env_prune.closure`).
+
+    The same readers as for the application, with two differences: relative imports are kept
+    (with their dots: ``from .compat import x`` is ``.compat``), and each import inside a
+    function body is marked ``deferred`` (it runs when the function is called, not when the
+    module is imported). Call sites count only where they import a literal name
+    (``import_module("x")``, ``__import__("x")``, ``import_optional_dependency("x")``). Only
+    :data:`~.types.MODULE` uses are returned. Never raises."""
+    try:
+        uses = read_lines(text, path, strict=True, installed=True)
+    except _Uncertain:
+        try:
+            tree = ast.parse(text, filename=path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            uses = read_lines(text, path, installed=True)
+        else:
+            reader = _TreeReader(path, 1, frozenset(_INSTALLED_CALLS), installed=True)
+            # the syntax tree is walked in Python: where no call can count, its expressions need no visit
+            reader.statements_only = not any(name in text for name in _INSTALLED_CALLS)
+            uses = reader.read(tree)
+    return [u for u in uses if u.kind == MODULE]
 
 
 def scan_python_snippet(code: str, path: str, line: int) -> list[Use]:

@@ -24,7 +24,8 @@ class Use:
 
     ``name`` is a dotted module, a program name, an R package, a kernel name or a library name,
     depending on ``kind``. ``subnames`` holds the names of ``from X import a, b`` (any may be a
-    submodule). ``optional`` marks an import inside ``try: ... except ImportError``."""
+    submodule). ``optional`` marks an import inside ``try: ... except ImportError``. In installed
+    code (the import closure) a relative import keeps its dots (``.compat``, ``..``)."""
 
     kind: str
     name: str
@@ -33,6 +34,9 @@ class Use:
     how: str = ""  # "import", "from", "import_module", "subprocess", "Makefile", "library()", ...
     optional: bool = False
     subnames: tuple[str, ...] = ()
+    #: inside a function (or a lazy module ``__getattr__``): runs when called, not on import.
+    #: Set only when reading installed code (:func:`.python.installed_imports`)
+    deferred: bool = False
 
     @property
     def location(self) -> str:

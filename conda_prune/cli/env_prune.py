@@ -142,16 +142,19 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
     graph = DependencyGraph.build(env)
     roots = find_roots(prefix, env, graph, requested_file=named, apps=apps)
     from ..appscan.cache import default_cache_dir
+    from ..env_prune.closure import closure_expander
     from ..env_prune.native import NativeLibraries
 
     native = NativeLibraries(env, graph, cache_dir=default_cache_dir())  # what needed ELF files load
+    expand, _ = closure_expander(env, scan, graph)  # what the app's imports load through installed code
     traced = _trace_evidence(env, runs)
-    plan = plan_env_prune(
-        env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
-        self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
-        evidence_from=traced.evidence if traced is not None else None,
-        expanders=[native],
-    )
+    with output.progress("following imports through the environment"):
+        plan = plan_env_prune(
+            env, scan, keep=list(args.keep or ()), keep_list=list(locations.keep),
+            self_hosting=_self_hosting(prefix, locations, options.standalone), graph=graph, roots=roots,
+            evidence_from=traced.evidence if traced is not None else None,
+            expanders=[expand, native], keep_optional=bool(getattr(args, "keep_optional", False)),
+        )
     plan.problems += [str(p) for p in roots.problems] + native.problems
     if traced is not None:
         plan.problems += traced.warnings

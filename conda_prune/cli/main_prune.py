@@ -94,6 +94,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="Never remove PKG (a name or a glob such as 'nvidia-*'). Repeatable.",
     )
     app.add_argument(
+        "--keep-optional", action="store_true",
+        help="Also keep unused packages that a used package can load on demand (an import inside one of its "
+        "functions, a lazy submodule, an extra or a constrains entry). Without it they are removed, and the "
+        "report names each with the chain that can load it.",
+    )
+    app.add_argument(
         "--export", metavar="FILE",
         help="Write a lean environment.yml holding what the application uses, instead of removing anything.",
     )
@@ -153,6 +159,10 @@ def _execute(args: argparse.Namespace) -> int:
 
         raise UsageError("--trace needs --app PATH: a traced run only shows what that run loaded, so the "
                          "application's files are read too")
+    if getattr(args, "keep_optional", False) and not args.app:
+        from ..exceptions import UsageError
+
+        raise UsageError("--keep-optional only applies with --app (pruning an environment)")
     if args.app:
         from .env_prune import execute_env_prune
 

@@ -16,15 +16,17 @@ The decision for one package is made in :func:`plan_env_prune`, in this order:
    delete them).
 3. **Needed**: the closure of 1 and 2 over conda ``depends`` and pip ``Requires-Dist``
    (:class:`~conda_prune.graph.DependencyGraph`), then the plugins the needed packages load by
-   name (entry points such as ``pytest11``, Jupyter server and lab extensions), the extras of
+   name (entry points such as ``pytest11``, Jupyter server and lab extensions), what the
+   application's imports load through installed code at import time
+   (:mod:`~conda_prune.env_prune.closure`: "pandas imports it when present"), the extras of
    needed distributions something asks for (:mod:`.extras`), file-less metapackages whose
-   dependencies are used, kept with what they bring (:mod:`.metapackages`), and what the
-   caller's expanders find (the native libraries needed ELF files load, :mod:`.native`), to a
-   fixed point.
+   dependencies are used, kept with what they bring (:mod:`.metapackages`), and the native
+   libraries needed binaries load (:mod:`.native`), to a fixed point.
 4. Whatever stays anyway (a pip-installed package conda cannot remove) keeps what it needs.
 5. Everything else is **unused**: "no import, no executable use, not needed by any used
-   package". An unused package that a needed one may load on demand (named in its
-   ``constrains`` or in an extra of its ``Requires-Dist``) carries a caution.
+   package". An unused package that a needed one may load on demand (an import inside one of
+   its functions, a lazy submodule, its ``constrains`` or an extra of its ``Requires-Dist``)
+   names how, with the chain; ``keep_optional`` (``--keep-optional``) keeps those.
 
 Doubt stops removal: files of the application or records of the environment that could not be
 read, or an application in which nothing was found to read.

@@ -312,8 +312,9 @@ def plan_env_prune(
                     f"installed with pip: conda cannot remove it; run 'python -m pip uninstall {node.name}' "
                     "in the environment"
                 )
-            demand = tuple(dict.fromkeys(str(e) for e in on_demand.get(key, ())))
-            if keep_optional and (demand or cautions.get(key)):
+            # what a used package can load on demand: an import in one of its functions, an extra, constrains
+            demand = tuple(dict.fromkeys([*(str(e) for e in on_demand.get(key, ())), *cautions.get(key, ())]))
+            if keep_optional and demand:
                 verdict = Verdict(**common, status=KEPT, cautions=tuple(notes), on_demand=demand,
                                   reason="--keep-optional: a used package can load it on demand")
             else:

@@ -42,8 +42,15 @@ def _why(v: Verdict, verbose: int, *, unused_table: bool = False) -> Text:
         text.append("\n" + " -> ".join(v.needed_by), style="dim")
     if v.asked_for and verbose:
         text.append(f"\nasked for ({v.asked_for})", style="dim")
+    if v.on_demand and (unused_table or v.status == KEPT):
+        limit = len(v.on_demand) if verbose > 1 else SHOWN_EVIDENCE
+        for how in v.on_demand[:limit]:
+            text.append(f"\n{how}")
+        if len(v.on_demand) > limit:
+            text.append(f"\n... and {len(v.on_demand) - limit} more (-vv shows all)", style="dim")
     for caution in v.cautions:
-        text.append(f"\ncaution: {caution}", style="yellow")
+        if caution not in v.on_demand:
+            text.append(f"\ncaution: {caution}", style="yellow")
     if text.plain.startswith("\n"):
         text = text[1:]
     return text
@@ -97,19 +104,35 @@ def render_plan(report: EnvPruneReport, console: Console, *, verbose: int = 0) -
         print_text(console, "[green]Nothing unused:[/green] the application needs every package of this environment.")
     else:
         removable = [v for v in unused if v.removable]
+        plain = [v for v in unused if not v.on_demand]
+        loadable = [v for v in unused if v.on_demand]
         print_text(
             console,
             _t(("Unused", "bold"), f" ({len(unused)} package{'s' if len(unused) != 1 else ''}"
                + (f", {human_bytes(report.freed.freed)} leave the environment now" if removable else "")
                + f"): {UNUSED_REASON}"),
         )
-        rows = []
-        for v in unused:
-            frees = human_bytes(report.package_bytes.get(v.key, 0)) if v.removable else "-"
-            rows.append([v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees,
-                         _why(v, verbose, unused_table=True)])
-        print_records(console, UNUSED_COLUMNS, rows)
+        if plain:
+            _print_unused(console, [_unused_row(v, report, verbose) for v in plain])
+        if loadable:
+            if plain:
+                console.print()
+            print_text(console, _t(("Unused, but a used package can load it on demand", "bold"),
+                                   f" ({len(loadable)} package{'s' if len(loadable) != 1 else ''}, "
+                                   "each with what loads it):"))
+            _print_unused(console, [_unused_row(v, report, verbose) for v in loadable])
         _render_bytes(report, console)
+        taken = [v for v in loadable if v.removable]
+        if taken:
+            print_text(console, Text(
+                f"A removal takes {len(taken)} package{'s' if len(taken) != 1 else ''} that a used package can "
+                "load on demand (the application changes only where it calls into that path); "
+                f"--keep-optional keeps {'it' if len(taken) == 1 else 'them'}."))
+    kept_optional = [v for v in plan.with_status(KEPT) if v.on_demand]
+    if kept_optional:
+        console.print()
+        print_text(console, Text(f"Kept by --keep-optional ({len(kept_optional)}): "
+                                 + ", ".join(v.name for v in kept_optional) + "."))
 
     if plan.doubts and any(v.removable for v in plan.verdicts):
         console.print()
@@ -152,6 +175,18 @@ def _render_traces(report: EnvPruneReport, console: Console) -> None:
         print_text(console, _t("Traced: ", (f"`{shown(run.command)}`", "bold"),
                                f" ({ended}, {processes} Python process{'es' if processes != 1 else ''}, "
                                f"{run.files_mapped} files of {len(run.packages)} packages loaded)"), indent=2)
+
+
+def _print_unused(console: Console, rows: list[list]) -> None:
+    """The unused table; without a notes column when no package has a note."""
+    columns = UNUSED_COLUMNS if any(row[-1].plain for row in rows) else UNUSED_COLUMNS[:-1]
+    print_records(console, columns, [row if columns is UNUSED_COLUMNS else row[:-1] for row in rows])
+
+
+def _unused_row(v: Verdict, report: EnvPruneReport, verbose: int) -> list:
+    frees = human_bytes(report.package_bytes.get(v.key, 0)) if v.removable else "-"
+    return [v.name + (" (pypi)" if v.kind == "pypi" else ""), v.version, v.build, frees,
+            _why(v, verbose, unused_table=True)]
 
 
 def _render_bytes(report: EnvPruneReport, console: Console) -> None:
@@ -224,6 +259,7 @@ def _verdict_json(v: Verdict, report: EnvPruneReport) -> dict[str, Any]:
         "evidence": [{"kind": e.kind, "detail": e.detail, "location": e.location} for e in v.evidence],
         "needed_by": list(v.needed_by),
         "cautions": list(v.cautions),
+        "on_demand": list(v.on_demand),
         "removable": v.removable,
         "optional_only": v.optional_only,
         "asked_for": v.asked_for or None,
@@ -248,6 +284,7 @@ def report_json(report: EnvPruneReport) -> dict[str, Any]:
         "packages": [_verdict_json(v, report) for v in sorted(plan.verdicts, key=lambda v: (v.name, v.kind))],
         "unused": sorted(v.name for v in plan.unused),
         "removable": sorted(v.name for v in plan.removable),
+        "removable_on_demand": sorted(v.name for v in plan.removable if v.on_demand),
         "missing_modules": [
             {"module": m.module, "sites": list(m.sites), "optional": m.optional} for m in plan.missing
         ],

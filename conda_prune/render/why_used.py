@@ -240,6 +240,11 @@ def _explanation_rows(e: Explanation, report: WhyUsedReport, width: int) -> list
         rows.append(("constrained by", wrap_units(units, width)))
     if e.import_sites is not None:
         rows.append(("imported at", _site_lines(e.import_sites, report, width)))
+    if e.loaded_by:
+        rows.append(("loaded at import time", [line for how in e.loaded_by for line in wrap_words(Text(how), width)]))
+    if e.on_demand and not e.loaded_by:  # loaded on import anyway: how else it can be loaded adds nothing
+        rows.append(("loaded on demand",
+                     [line for how in e.on_demand for line in wrap_words(Text(how), width)]))
     if e.environments is not None:
         rows.append(("environments", _environment_lines(e.environments, e.shared_cache_entries(), width)))
     return rows
@@ -484,6 +489,9 @@ def explanation_json(e: Explanation) -> dict[str, Any]:
             {"path": s.path, "line": s.line, "cell": s.cell, "statement": s.statement, "location": s.location}
             for s in e.import_sites
         ]
+    if e.loaded_by is not None:
+        data["loaded_by"] = list(e.loaded_by)
+        data["on_demand"] = list(e.on_demand or ())
     if e.environments is not None:
         data["environments"] = [_use_json(u) for u in e.environments]
         data["shared_cache_entries"] = {k: list(v) for k, v in e.shared_cache_entries().items()}
