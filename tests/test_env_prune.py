@@ -327,3 +327,28 @@ def test_lean_export_pins_direct_evidence_and_has_a_pip_section(inst: Installati
     assert conda == ["pandas=2.2.2=py311h0", "pip=24.0=pyh0", "python=3.11.9=h0", "pyyaml=6.0.1=py311h0"]
     assert data["dependencies"][-1] == {"pip": ["httpx-mock==0.3"]}
     assert "scipy" not in json.dumps(data)
+
+
+def test_a_call_that_loads_a_default_engine_keeps_it(lab: Installation, tmp_path: Path) -> None:
+    # pd.read_hdf needs pytables, df.to_parquet pyarrow, when no engine= names another; the engines
+    # that are not installed (openpyxl, fastparquet...) are no missing modules
+    plan = plan_for(lab, "lab", {"io.py": """
+        import pandas as pd
+
+        def load(path):
+            frame = pd.read_hdf(path)
+            frame.to_parquet(path + ".parquet")
+            return pd.read_excel(path + ".xlsx")
+        """}, tmp_path)
+    assert plan.verdict("pytables").status == USED
+    assert "read_hdf, default engine" in plan.verdict("pytables").reason
+    assert plan.verdict("pyarrow").status == USED
+    assert not [m for m in plan.missing if m.module in ("openpyxl", "xlrd", "fastparquet")]
+
+
+def test_an_engine_given_by_name_keeps_only_that_one(lab: Installation, tmp_path: Path) -> None:
+    plan = plan_for(lab, "lab", {"io.py": """
+        import pandas as pd
+        pd.read_parquet("x.parquet", engine="fastparquet")
+        """}, tmp_path)
+    assert plan.verdict("pyarrow").status == UNUSED

@@ -19,7 +19,7 @@ from typing import Any
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
-SCANNER_VERSION = 7
+SCANNER_VERSION = 8
 
 
 def default_cache_dir() -> Path:

@@ -74,10 +74,32 @@ _CALLS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "shutil": ("which",),
     "ctypes": ("CDLL", "WinDLL", "OleDLL", "PyDLL", "LoadLibrary", "find_library"),
     "numpy": ("load_library",),
-    "pandas": ("import_optional_dependency",),
+    "pandas": ("import_optional_dependency", *(n for n in ("read_", "to_", "ExcelFile", "ExcelWriter", "HDFStore"))),
+    "xarray": ("open_dataset", "open_mfdataset", "open_dataarray", "to_netcdf", "load_dataset"),
     **{m: ("run", "run_always", "spawn", "run_command", "call") for m in (
         "nox", "invoke", "fabric", "sh", "plumbum", "pexpect", "sarge", "delegator")},
 }
+_EXCEL_READERS = ("openpyxl", "xlrd", "odf", "pyxlsb", "python_calamine")
+_NETCDF = ("netCDF4", "h5netcdf", "scipy")
+#: calls that load an optional package when no ``engine=`` names one: the engines the library
+#: tries, or picks by file type (pandas/io/excel/_base.py, pandas/io/parquet.py get_engine,
+#: xarray's backends). Each installed one counts as used, since which one a call takes depends
+#: on the file; one that is not installed is no missing module. An ``engine="x"`` names x alone
+#: (:mod:`.names`).
+DEFAULT_ENGINES: dict[str, tuple[str, ...]] = {
+    "read_excel": _EXCEL_READERS, "ExcelFile": _EXCEL_READERS,
+    "to_excel": ("openpyxl", "xlsxwriter", "odf"), "ExcelWriter": ("openpyxl", "xlsxwriter", "odf"),
+    "read_parquet": ("pyarrow", "fastparquet"), "to_parquet": ("pyarrow", "fastparquet"),
+    "read_feather": ("pyarrow",), "to_feather": ("pyarrow",), "read_orc": ("pyarrow",), "to_orc": ("pyarrow",),
+    "read_hdf": ("tables",), "to_hdf": ("tables",), "HDFStore": ("tables",),
+    "read_xml": ("lxml",), "to_xml": ("lxml",), "read_html": ("lxml", "bs4", "html5lib"),
+    "to_markdown": ("tabulate",), "read_spss": ("pyreadstat",),
+    "read_sql": ("sqlalchemy",), "read_sql_query": ("sqlalchemy",), "read_sql_table": ("sqlalchemy",),
+    "to_sql": ("sqlalchemy",),
+    "open_dataset": _NETCDF, "open_mfdataset": _NETCDF, "open_dataarray": _NETCDF, "load_dataset": _NETCDF,
+    "to_netcdf": _NETCDF,
+}
+DEFAULT_ENGINE = "default engine"  # ``Use.how`` of such a use: "openpyxl (read_excel, default engine)"
 #: in installed code, the calls that import a module by name (find_spec only asks whether one is there)
 _INSTALLED_CALLS = ("__import__", "import_module", "import_optional_dependency", "optional_import", "try_import",
                     "lazy_import")
@@ -247,6 +269,11 @@ class _TreeReader:
                     self.use(MODULE, name, node, last, is_optional)
             elif first is not None and last in ("import_module", "__import__"):
                 self.use(DYNAMIC, ast.unparse(first)[:80], node, last, is_optional)
+            return
+        if last in DEFAULT_ENGINES and not self.installed:
+            if not any(k.arg == "engine" for k in node.keywords):
+                for module in DEFAULT_ENGINES[last]:
+                    self.use(MODULE, module, node, f"{last}, {DEFAULT_ENGINE}", True)
             return
         if last == "which" and _string(first):
             self.use(EXECUTABLE, _string(first) or "", node, "shutil.which", True)

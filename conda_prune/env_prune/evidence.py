@@ -21,6 +21,7 @@ from ..appscan import (
     AppScan,
     Use,
 )
+from ..appscan.python import DEFAULT_ENGINE
 from ..appscan.shell import PYTHON_PROGRAM
 from ..environment import (
     Providers,
@@ -97,8 +98,8 @@ def collect_evidence(
             evidence.add(owners, Evidence(MODULE, use.describe(), use.location), use.optional)
             return
         top = use.name.split(".")[0]
-        if top in providers.stdlib or top in scan.first_party:
-            return
+        if top in providers.stdlib or top in scan.first_party or use.how.endswith(DEFAULT_ENGINE):
+            return  # (a default engine that is not installed: the call takes another one)
         if use.how.startswith(_ANY_OF):
             return  # one binding of several a backend may pick: those not installed are not missing
         missing.setdefault(top, []).append(use)
