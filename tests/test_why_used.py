@@ -331,7 +331,7 @@ def test_all_envs_names_where_a_package_missing_here_is_installed(inst, run):
 
 
 def test_the_summary_reads_at_a_glance(inst, run, tmp_path):
-    prefix = science(inst)
+    science(inst)
     code, out, err = run("numpy", "-n", "sci", "--app", str(write_app(tmp_path)))
     assert code == 0
     text = " ".join(out.split())
