@@ -126,3 +126,30 @@ def open_dir_nofollow(path: str | os.PathLike[str]) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def write_json_atomically(path: Path, document: object, prefix: str) -> bool:
+    """Write ``document`` as JSON to ``path`` through a temporary file and a rename, so a reader
+    never sees half a file; the folder is made private (0700) when it is made. False when it
+    could not be written (a cache that is not kept is only a slower next run)."""
+    import json
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        try:
+            # dumps, not dump: only the one-shot encoder is the fast C one
+            text = json.dumps(document, separators=(",", ":"), check_circular=False)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        return False
+    return True

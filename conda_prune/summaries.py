@@ -26,11 +26,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
 
-from .safeio import RECORD_LIMIT, read_bytes
+from .safeio import RECORD_LIMIT, read_bytes, write_json_atomically
 
 VERSION = 1
 GRANULARITY_NS = 2_000_000_000
@@ -121,19 +120,7 @@ class RecordSummaries:
                                  and self._new_dirs.keys() == self._old_dirs.keys()):
             return
         doc = {"version": VERSION, "written_ns": time.time_ns(), "envs": self._new, "dirs": self._new_dirs}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".records-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    # dumps, not dump: dump streams through the pure-Python encoder, several times slower
-                    fh.write(json.dumps(doc, separators=(",", ":"), check_circular=False))
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            pass  # not kept; the next run reads the records again
+        write_json_atomically(self.path, doc, ".records-")  # if not kept, the next run reads the records again
 
 
 def _valid(fields: object) -> bool:

@@ -55,27 +55,10 @@ def load(path: Path) -> dict[str, Entry]:
 
 def save(path: Path, root: Path, files: dict[str, Entry]) -> bool:
     """Write atomically (a reader never sees half a file). False when it could not be written."""
-    import tempfile
+    from ..safeio import write_json_atomically
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".appscan-", suffix=".tmp")
-        try:
-            # dumps, not dump: only the one-shot encoder is the fast C one
-            text = json.dumps({"version": SCANNER_VERSION, "root": os.path.realpath(root), "files": files},
-                              separators=(",", ":"))
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
-        return False
-    return True
+    return write_json_atomically(
+        path, {"version": SCANNER_VERSION, "root": os.path.realpath(root), "files": files}, ".appscan-")
 
 
 def pack(shown: str, uses: list[Use], problems: list[ScanProblem]) -> tuple[list[Any], list[Any]]:

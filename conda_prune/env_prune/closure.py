@@ -189,25 +189,10 @@ def _load_cache(path: Path | None) -> tuple[dict[str, list[Any]], dict[str, Any]
 
 def _save_cache(path: Path, prefix: Path, files: dict[str, list[Any]], results: dict[str, Any]) -> None:
     """Write atomically; a cache that cannot be written is only a slower next run."""
-    import tempfile
+    from ..safeio import write_json_atomically
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".closure-", suffix=".tmp")
-        try:
-            text = json.dumps({"version": CLOSURE_VERSION, "prefix": os.path.realpath(prefix), "files": files,
-                               "results": results}, separators=(",", ":"))
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
-        pass
+    write_json_atomically(path, {"version": CLOSURE_VERSION, "prefix": os.path.realpath(prefix), "files": files,
+                                 "results": results}, ".closure-")
 
 
 #: finished results kept per environment (one per application, roughly)

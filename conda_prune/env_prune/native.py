@@ -31,7 +31,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from ..appscan import LIBRARY
 from ..environment import file_owners, files_of
 from ..graph import DependencyGraph
 from ..records import EnvironmentData
-from ..safeio import open_regular
+from ..safeio import open_regular, write_json_atomically
 from .results import Evidence, Loads
 
 ELF_MAGIC = b"\x7fELF"
@@ -193,21 +192,7 @@ class _FileCache:
         """Atomically; a cache that cannot be written is simply not there next time."""
         if self.path is None or not self.changed:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".native-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"version": CACHE_VERSION, "files": self.entries}, separators=(",", ":")))
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
-        except OSError:
-            pass
+        write_json_atomically(self.path, {"version": CACHE_VERSION, "files": self.entries}, ".native-")
         self.changed = False
 
 
