@@ -141,8 +141,8 @@ def main() -> int:
 
     first = next(iter(results.values()))
     same = all(
-        (r.files, r.dirs_bytes, r.apparent_bytes, set(r.inodes)) == (first.files, first.dirs_bytes,
-                                                                     first.apparent_bytes, set(first.inodes))
+        (r.files, r.dirs_bytes, r.apparent_bytes, set(r.inodes) | r.single) == (first.files, first.dirs_bytes,
+                                                                     first.apparent_bytes, set(first.inodes) | first.single)
         for r in results.values()
     ) and all(n == first.files for n in counts.values())
     print(f"{len(trees):,} trees, {first.files:,} files in {cache}; identical results: {same}")

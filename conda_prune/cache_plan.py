@@ -322,7 +322,7 @@ def merge_stats(paths: Iterable[Path]) -> TreeStats:
 
 def freed(stats: TreeStats) -> int:
     """Bytes a tree frees on its own: its folders, and files whose every link is in it."""
-    return stats.dirs_bytes + sum(b for seen, nlink, b, _ in stats.inodes.values() if seen >= nlink)
+    return stats.dirs_bytes + stats.single_bytes + sum(b for seen, nlink, b, _ in stats.inodes.values() if seen >= nlink)
 
 
 def _links_that_go(what_if: Mapping[Path, Collection[str]]) -> dict[tuple[int, int], int]:
@@ -363,11 +363,9 @@ def _with_bytes(decisions: list[Decision], seen_total: Mapping[tuple[int, int], 
         if d.action != REMOVE or d.stats is None:
             out.append(d)
             continue
-        total = d.stats.dirs_bytes
+        total = d.stats.dirs_bytes + d.stats.single_bytes
         for key, (_, nlink, blocks, _) in d.stats.inodes.items():
-            if nlink == 1:
-                total += blocks
-            elif key not in claimed and seen_total.get(key, 0) >= nlink:
+            if key not in claimed and seen_total.get(key, 0) >= nlink:
                 claimed.add(key)
                 total += blocks
         out.append(replace(d, freed_bytes=total, apparent_bytes=d.stats.apparent_bytes))

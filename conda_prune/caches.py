@@ -348,8 +348,13 @@ class TreeStats:
     dirs_bytes: int = 0
     apparent_bytes: int = 0
     files: int = 0
-    # (dev, ino) -> [links seen inside this tree, st_nlink, allocated bytes, one path]
+    # files with more than one link: (dev, ino) -> [links seen inside this tree, st_nlink,
+    # allocated bytes, one path]
     inodes: dict[tuple[int, int], list] = field(default_factory=dict)
+    # files with one link (most of them): freed with the tree, nothing to count across trees, so
+    # only their bytes and keys are kept (the keys tell a link added later: removal's _links_grew)
+    single: set[tuple[int, int]] = field(default_factory=set)
+    single_bytes: int = 0
     errors: list[Problem] = field(default_factory=list)
     symlinks: int = 0  # by files_stats: symlinks named (their targets live elsewhere)
     missing: int = 0  # by files_stats: paths that are not there
@@ -370,6 +375,7 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     plain strings, one ``fstatat`` per file (``DirEntry.stat``), no Path objects in the loop."""
     stats = TreeStats() if into is None else into
     inodes = stats.inodes
+    single = stats.single.add
     try:
         st = os.lstat(root)
     except OSError as exc:
@@ -386,7 +392,7 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
         stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
         return stats
     dirs_bytes = st.st_blocks * 512
-    apparent = files = 0
+    apparent = files = single_bytes = 0
     S_ISDIR = stat.S_ISDIR
     sep = os.sep
     # one open descriptor per level: (fd, its path, subfolders left to enter)
@@ -415,6 +421,10 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
                     files += 1
                     apparent += cst.st_size
                     key = (cst.st_dev, cst.st_ino)
+                    if cst.st_nlink == 1:
+                        single(key)
+                        single_bytes += cst.st_blocks * 512
+                        continue
                     seen = inodes.get(key)
                     if seen is None:
                         inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, current + sep + child.name]
@@ -437,6 +447,7 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     stats.dirs_bytes += dirs_bytes
     stats.apparent_bytes += apparent
     stats.files += files
+    stats.single_bytes += single_bytes
     return stats
 
 
@@ -487,6 +498,11 @@ def _count_file(stats: TreeStats, path: str, st: os.stat_result) -> None:
     stats.files += 1
     stats.apparent_bytes += st.st_size
     key = (st.st_dev, st.st_ino)
+    if st.st_nlink == 1:
+        if key not in stats.single:
+            stats.single.add(key)
+            stats.single_bytes += st.st_blocks * 512
+        return
     seen = stats.inodes.get(key)
     if seen is None:
         stats.inodes[key] = [1, st.st_nlink, st.st_blocks * 512, path]

@@ -389,7 +389,7 @@ def disk_usage(prefix: Path, files: Iterable[str]) -> DiskUsage:
     (``st_nlink`` above what the package itself accounts for) is shared with a package cache or
     another environment, and removing the package would not free it."""
     stats = files_stats(os.path.join(prefix, rel) for rel in dict.fromkeys(files))
-    alone = sum(b for links, nlink, b, _ in stats.inodes.values() if nlink <= links)
+    alone = stats.single_bytes + sum(b for links, nlink, b, _ in stats.inodes.values() if nlink <= links)
     shared = sum(b for links, nlink, b, _ in stats.inodes.values() if nlink > links)
     return DiskUsage(alone, shared, stats.files + stats.symlinks, stats.symlinks, stats.missing)
 

@@ -402,8 +402,8 @@ def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> st
         return None
     now = merge_stats([trash.path / t for t in trashed])
     before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
-    for key, (_, nlink, _, where) in now.inodes.items():
-        if nlink > before.get(key, nlink):
+    for key, (_, nlink, _, where) in now.inodes.items():  # files with more than one link now
+        if key in stats.single or nlink > before.get(key, nlink):
             return f"{where} gained a hardlink during the prune"
     return None
 

@@ -242,3 +242,23 @@ def test_without_descriptor_calls_nothing_is_moved_in_any_cache(tmp_path: Path, 
     with Trash(cache) as trash, pytest.raises(TrashUnusable, match="nothing is moved or deleted"):
         trash.move_in("a-1-0")
     assert (cache / "a-1-0" / "top.txt").exists() and not (cache / TRASH_DIR).exists()
+
+
+def test_a_file_with_one_link_that_gains_one_during_the_prune_is_seen(tmp_path: Path) -> None:
+    # one-link files keep only their key in the scan's stats: a link added later must still show
+    from types import SimpleNamespace
+
+    from conda_prune.caches import tree_stats
+    from conda_prune.removal import _links_grew
+
+    trash = tmp_path / "trash"
+    entry = trash / "a-1-0~1-1"
+    (entry / "info").mkdir(parents=True)
+    (entry / "info" / "index.json").write_text("{}")
+    (entry / "lib.so").write_bytes(b"x" * 5000)
+    stats = tree_stats(entry)
+    assert not stats.inodes and len(stats.single) == 2 and stats.single_bytes > 0
+    fake = SimpleNamespace(path=trash)
+    assert _links_grew(fake, [entry.name], stats) is None  # type: ignore[arg-type]
+    os.link(entry / "lib.so", tmp_path / "elsewhere.so")
+    assert "lib.so gained a hardlink" in (_links_grew(fake, [entry.name], stats) or "")  # type: ignore[arg-type]
