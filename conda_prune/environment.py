@@ -58,25 +58,11 @@ def owner_key(dist: PipDistribution, record_names: dict[str, str]) -> str:
     return f"pypi:{dist.normalized_name}"
 
 
-def _files_with_keys(env: EnvironmentData) -> Iterable[tuple[str, str]]:
-    for record in env.records:
-        key = f"conda:{record.name}"
-        for path in record.files:
-            yield path, key
-    for dist in env.pip:
-        if dist.is_pip_installed:
-            key = f"pypi:{dist.normalized_name}"
-            for path in dist.files:
-                yield path, key
-
-
 def file_owners(env: EnvironmentData) -> dict[str, set[str]]:
     """Every installed file (prefix-relative) -> the packages (graph keys) that list it: conda's
-    ``files`` and pip's ``RECORD``. A file pip installed over a conda package has both."""
-    owners: dict[str, set[str]] = {}
-    for path, key in _files_with_keys(env):
-        owners.setdefault(path, set()).add(key)
-    return owners
+    ``files`` and pip's ``RECORD``. A file pip installed over a conda package has both. Computed
+    once per environment (:attr:`EnvironmentData.file_owners`)."""
+    return env.file_owners
 
 
 _LIB_NAME = re.compile(r"^(?:lib)?([A-Za-z0-9_+-]+?)(?:[-.]\d[\w.]*)?\.(?:so(?:\.[\d.]+)?|dylib|dll|a)$")
@@ -163,7 +149,7 @@ def environment_providers(env: EnvironmentData) -> Providers:
     kernels: dict[str, tuple[set[str], str]] = {}
     libraries: dict[str, set[str]] = {}
     plugin_files: dict[str, set[str]] = {}
-    for path, key in _files_with_keys(env):
+    for path, key in env.files_with_keys():
         parts = path.split("/")
         if len(parts) == 2 and parts[0] in ("bin", "Scripts"):
             name = parts[1]

@@ -118,6 +118,29 @@ class EnvironmentData:
         """``name-version-build`` -> package name, for every record (read once it is complete)."""
         return {r.dist: r.name for r in self.records}
 
+    def files_with_keys(self) -> Iterator[tuple[str, str]]:
+        """(prefix-relative path, graph key) for every file conda's records and pip's RECORDs
+        list (pip's only for what pip installed)."""
+        for record in self.records:
+            key = f"conda:{record.name}"
+            for path in record.files:
+                yield path, key
+        for dist in self.pip:
+            if dist.is_pip_installed:
+                key = f"pypi:{dist.normalized_name}"
+                for path in dist.files:
+                    yield path, key
+
+    @cached_property
+    def file_owners(self) -> dict[str, set[str]]:
+        """Every installed file -> the graph keys of the packages that list it; a file pip
+        installed over a conda package has both. Built once (the plan, the native-library
+        reader and the trace all map files to packages); read it, never change it."""
+        owners: dict[str, set[str]] = {}
+        for path, key in self.files_with_keys():
+            owners.setdefault(path, set()).add(key)
+        return owners
+
 
 def normalize_pip_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
