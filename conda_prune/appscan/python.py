@@ -456,12 +456,16 @@ def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _optional_context(text: str, line_start: int, indent: int, in_string: Callable[[int], bool]) -> bool:
-    """Is the import at ``line_start`` (indented by ``indent``) in the body of a ``try`` that
-    catches ImportError? Found by walking up the indentation; it only labels the use."""
+def _headers_above(text: str, line_start: int, indent: int, in_string: Callable[[int], bool], limit: int,
+                   skip_closers: bool = False) -> Iterator[tuple[int, str, int]]:
+    """Walking up from the line at ``line_start`` (indented by ``indent``), each code line less
+    indented than the last one found: the headers of the blocks around it, innermost first, as
+    (end of the line, the line stripped, its indent). At most ``limit`` lines are looked at.
+    ``skip_closers``: a line starting with a closing bracket (the end of a signature written over
+    several lines, whose header is above) is passed over."""
     pos = line_start
     steps = 0
-    while indent > 0 and pos > 0 and steps < 400:
+    while indent > 0 and pos > 0 and steps < limit:
         end = pos - 1
         start = text.rfind("\n", 0, end) + 1
         pos = start
@@ -470,10 +474,19 @@ def _optional_context(text: str, line_start: int, indent: int, in_string: Callab
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or in_string(start):
             continue
+        if skip_closers and stripped[0] in ")]}":
+            continue
         own = _indent_of(line)
         if own >= indent:
             continue
         indent = own
+        yield end, stripped, own
+
+
+def _optional_context(text: str, line_start: int, indent: int, in_string: Callable[[int], bool]) -> bool:
+    """Is the import at ``line_start`` (indented by ``indent``) in the body of a ``try`` that
+    catches ImportError? Found by walking up the indentation; it only labels the use."""
+    for end, stripped, own in _headers_above(text, line_start, indent, in_string, limit=400):
         if stripped.startswith("try") and re.match(r"try\s*:", stripped):
             return _try_catches(text, end, own, in_string)
         if stripped.startswith(("def ", "async def ", "class ")):
@@ -613,25 +626,8 @@ def _deferred_at(text: str, pos: int, in_string: Callable[[int], bool]) -> bool:
     module-level import keeps its package, a wrong "in a function" could let it go."""
     line_start = text.rfind("\n", 0, pos) + 1
     indent = len(text[line_start:pos]) - len(text[line_start:pos].lstrip())
-    steps = 0
-    while indent > 0 and line_start > 0 and steps < 5000:
-        end = line_start - 1
-        start = text.rfind("\n", 0, end) + 1
-        line_start = start
-        steps += 1
-        line = text[start:end]
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or in_string(start):
-            continue
-        if stripped[0] in ")]}":  # the end of a signature written over several lines: its def is above
-            continue
-        own = _indent_of(line)
-        if own >= indent:
-            continue
-        indent = own
-        if stripped.startswith(("def ", "async def ")):
-            return True
-    return False
+    return any(stripped.startswith(("def ", "async def "))
+               for _, stripped, _ in _headers_above(text, line_start, indent, in_string, limit=5000, skip_closers=True))
 
 
 def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[int], bool]) -> list[Use]:
