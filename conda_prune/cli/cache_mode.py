@@ -70,9 +70,9 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
             "nothing was deleted: " + plan.blockers[0]
             + ("" if len(plan.blockers) == 1 else f" (and {len(plan.blockers) - 1} more doubt(s) above)")
         )
+    if not work and not options.dry_run:
+        tidy_trash(plan)  # an empty trash folder a killed run left: ours, nothing in it
     if options.json and (options.dry_run or not work):
-        if not work and not options.dry_run:
-            tidy_trash(plan)
         doc = plan_json(plan, dry_run=options.dry_run, verbose=options.verbosity)
         if refusal:
             doc["success"] = False
@@ -86,8 +86,6 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
 
         render_plan(plan, output.out, verbose=options.verbosity, dry_run=options.dry_run)
     if not work:
-        if not options.dry_run:
-            tidy_trash(plan)
         return EXIT_OK
     if refusal:
         raise RefusedForSafety(refusal)
