@@ -367,11 +367,12 @@ def why_used(
         from .appscan import scan_app
         from .env_prune.closure import import_closure
 
-        scan = scan_app(apps, check_syntax=True)
-        sites, app_problems = find_import_sites(apps, scan)
-        problems += app_problems
+        scan = scan_app(apps, check_syntax="later")  # the parse runs while the imports are followed
         providers = module_providers(env)
         closure = import_closure(env, scan, graph)
+        scan.finish_syntax()
+        sites, app_problems = find_import_sites(apps, scan)
+        problems += app_problems
         problems += [Problem(prefix, d) for d in closure.doubts]
         explanations = [
             _with(e, import_sites=tuple(s for s in sites if e.package.key in providers_of(s, providers)),

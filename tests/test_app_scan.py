@@ -330,6 +330,56 @@ def test_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:
     assert third.cached == 1 and sorted(u.name for u in third.uses) == ["numpy", "sympy"]
 
 
+BAD_BUT_READ_WHOLE = {"good.py": "import numpy\n", "bad.py": "import scipy\n\ndef f(:\n    pass\n"}
+
+
+def unparsed(result) -> list[tuple[str, int | None]]:
+    return sorted((Path(p.path).name, p.line) for p in result.problems if p.parser_message)
+
+
+def test_the_parse_runs_beside_the_caller_and_is_kept_in_the_cache(tmp_path: Path) -> None:
+    root = write(tmp_path / "app", BAD_BUT_READ_WHOLE)
+    cache = tmp_path / "cache"
+    first = scan_app([root], cache_dir=cache, check_syntax="later")
+    assert found(first, MODULE) == {"numpy", "scipy"}  # the uses are there before the parse ends
+    assert first.syntax is not None and unparsed(first) == []
+    first.finish_syntax()
+    assert unparsed(first) == [("bad.py", 3)] and first.syntax is None
+    [problem] = [p for p in first.problems if p.parser_message]
+    assert not problem.doubt and "invalid syntax" in problem.parser_message
+    second = scan_app([root], cache_dir=cache, check_syntax="later")
+    assert second.cached == 2 and second.syntax is None  # nothing left to parse: the cache knows
+    assert unparsed(second) == [("bad.py", 3)]
+    plain = scan_app([root], cache_dir=cache)  # a caller that does not ask still sees what is known
+    assert unparsed(plain) == [("bad.py", 3)]
+
+
+def test_without_a_cache_the_parse_of_later_scans_is_not_lost(tmp_path: Path) -> None:
+    root = write(tmp_path / "app", BAD_BUT_READ_WHOLE)
+    cache = tmp_path / "cache"
+    scan_app([root], cache_dir=cache)  # written by a caller that did not ask for the parse
+    now = scan_app([root], cache_dir=cache, check_syntax=True)
+    assert now.cached == 2 and unparsed(now) == [("bad.py", 3)]
+    assert unparsed(scan_app([root], cache_dir=None, check_syntax=True)) == [("bad.py", 3)]
+
+
+@pytest.mark.parametrize("how", ["no process", "the process dies"])
+def test_the_parse_is_done_here_when_the_second_process_fails(tmp_path: Path, monkeypatch, how: str) -> None:
+    import subprocess
+    import sys
+
+    if how == "no process":
+        def refuse(*args, **kwargs):
+            raise OSError(1, "Operation not permitted")
+        monkeypatch.setattr(subprocess, "Popen", refuse)
+    else:
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+    root = write(tmp_path / "app", BAD_BUT_READ_WHOLE)
+    result = scan_app([root], cache_dir=None, check_syntax="later")
+    result.finish_syntax()
+    assert unparsed(result) == [("bad.py", 3)]
+
+
 def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     root = write(tmp_path / "app", {"a.py": "import numpy\n"})
     cache = tmp_path / "cache"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -323,6 +324,34 @@ def test_an_app_file_that_does_not_parse_is_listed_and_counted(inst: Installatio
     code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", "--json")
     [entry] = json.loads(out)["not_parsed"]
     assert entry["line"] == 3 and entry["path"].endswith("old.py") and "unterminated" in entry["message"]
+
+
+def test_a_file_the_line_reader_reads_whole_is_still_checked_by_the_parser(inst: Installation, tmp_path) -> None:
+    """The line reader needs no parse for these files; the parse beside the run still lists them,
+    in prune --app and why-used --app alike, and again from the cache on a second run."""
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    prefix = inst.create_env("e", ["python"])
+    app = inst.root / "app"
+    app.mkdir()
+    (app / "good.py").write_text("import os\n")
+    (app / "bad.py").write_text("import os\n\n\ndef f(:\n    pass\n")
+    (app / "tool").write_text("#!/usr/bin/env python3\nimport os\nprint 'x'\n")
+    (app / "notes").write_text("#!/bin/sh\necho (\n")  # a shell script is not Python's to parse
+    for run in ("first", "cached"):
+        code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", columns=120)
+        assert code == 0, run
+        assert "(4 files read" in out and "2 could not be parsed)" in " ".join(out.split()), (run, out)
+        assert any("bad.py:4:" in line and "invalid syntax" in line for line in out.splitlines()), out
+        assert any("tool:3:" in line for line in out.splitlines()), out
+        assert "notes" not in " ".join(out.split()).split("could not be parsed")[1]
+    code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", "--json")
+    assert sorted((Path(e["path"]).name, e["line"]) for e in json.loads(out)["not_parsed"]) == [("bad.py", 4), ("tool", 3)]
+    code, out, err = script(inst, "why-used", "python", "-p", str(prefix), "--app", str(app), columns=120)
+    assert code == 0, err
+    assert "bad.py" in out + err and "is not valid Python 3 at line 4" in " ".join((out + err).split())
+    (app / "bad.py").write_text("import os\n\n\ndef f():\n    pass\n")  # mended: no longer listed
+    code, out, _ = script(inst, "prune", "-p", str(prefix), "--app", str(app), "--dry-run", "--json")
+    assert [Path(e["path"]).name for e in json.loads(out)["not_parsed"]] == ["tool"]
 
 
 @pytest.mark.parametrize("width", WIDTHS)

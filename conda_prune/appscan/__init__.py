@@ -19,7 +19,9 @@ from typing import Any
 
 from ..safeio import open_regular, read_fd
 from . import cache as _cache
+from . import walk as walk_module
 from .python import locate
+from .syntax import not_parsed
 from .types import (
     DYNAMIC,
     EXECUTABLE,
@@ -57,15 +59,13 @@ def _decode(raw: bytes) -> str:
 FileResult = tuple[list[Use], list[ScanProblem], set[str]]  # uses, problems, names
 
 
-def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
+def scan_file(file: AppFile) -> FileResult:
     """The uses in one file, by its kind, and the module-like names it mentions.
-    Never raises for bad content. ``check_syntax``: a Python file the fast line reader read
-    whole is parsed too, so one that does not parse is reported (costs a parse per file)."""
+    Never raises for bad content."""
     from . import walk
     from .notebook import scan_notebook
     from .python import named_strings, scan_cython, scan_python, scan_python_snippet
     from .rlang import r_file_uses, rmarkdown_uses
-    from .tasks import justfile_uses, snakefile_uses, task_table_uses
     from .shell import (
         config_uses,
         dockerfile_uses,
@@ -75,6 +75,7 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
         shell_uses,
         yaml_uses,
     )
+    from .tasks import justfile_uses, snakefile_uses, task_table_uses
 
     shown = file.shown
     try:
@@ -106,7 +107,7 @@ def scan_file(file: AppFile, check_syntax: bool = False) -> FileResult:
     names: set[str] = set()
     if kind in (walk.PYTHON, walk.CYTHON):
         if kind == walk.PYTHON:
-            found, problems = scan_python(text, shown, check_syntax=check_syntax)
+            found, problems = scan_python(text, shown)
         else:
             found, problems = scan_cython(text, shown)
         uses += found
@@ -172,20 +173,20 @@ def _dotted_names(text: str) -> set[str]:
     return {n for n in _DOTTED_NAME.findall(text) if n.rsplit(".", 1)[-1].lower() not in _NOT_MODULE_ENDS}
 
 
-def _scan_packed(file: AppFile, check_syntax: bool = False) -> list[Any]:
-    uses, problems, names = scan_file(file, check_syntax)
+def _scan_packed(file: AppFile) -> list[Any]:
+    uses, problems, names = scan_file(file)
     return [*_cache.pack(file.shown, uses, problems), sorted(names)]
 
 
-def _scan_chunk(files: list[AppFile], check_syntax: bool = False) -> list[list[Any]]:
-    return [_scan_packed(f, check_syntax) for f in files]
+def _scan_chunk(files: list[AppFile]) -> list[list[Any]]:
+    return [_scan_packed(f) for f in files]
 
 
 #: below this many bytes to read, a second process costs more than it saves
 PARALLEL_BYTES = 8 * 1024 * 1024
 
 
-def _scan_files(files: list[AppFile], check_syntax: bool = False) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
+def _scan_files(files: list[AppFile]) -> Iterator[tuple[AppFile, FileResult | list[Any]]]:
     """Scan files: on the idle cores when there is much to read and ``fork`` is safe (Linux, no
     threads), giving packed results; otherwise in this process, giving uses."""
     size = sum(f.size for f in files)
@@ -207,11 +208,11 @@ def _scan_files(files: list[AppFile], check_syntax: bool = False) -> Iterator[tu
             pool = None
         if pool is not None:
             with pool:
-                for chunk, results in zip(chunks, pool.map(_scan_chunk, chunks, [check_syntax] * len(chunks))):
+                for chunk, results in zip(chunks, pool.map(_scan_chunk, chunks)):
                     yield from zip(chunk, results)
             return
     for file in files:
-        yield file, scan_file(file, check_syntax)
+        yield file, scan_file(file)
 
 
 def _idle_cores() -> int:
@@ -237,16 +238,22 @@ def scan_app(
     *,
     cache_dir: Path | None | object = _USE_CACHE,
     progress: Progress | None = None,
-    check_syntax: bool = False,
+    check_syntax: bool | str = False,
 ) -> AppScan:
     """Scan the application at ``paths`` (files or folders).
 
     ``cache_dir``: where the per-file cache lives (default: the user's cache folder); None to
     scan without a cache. A missing path becomes a :class:`ScanProblem` with doubt: callers that
-    remove anything must refuse, and should check paths first to give a usage error."""
+    remove anything must refuse, and should check paths first to give a usage error.
+
+    ``check_syntax``: also find the Python files that do not parse (:mod:`.syntax`). True: before
+    this returns. ``"later"``: in a second process, while the caller goes on;
+    :meth:`AppScan.finish_syntax` collects the result. A file is parsed once per change: the
+    cache remembers that it was checked."""
+    from .syntax import SyntaxCheck
+
     roots = [Path(p) for p in paths]
-    # ``check_syntax`` reports what a cache written without it never recorded: scan afresh
-    directory = None if check_syntax else _cache.default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
+    directory = _cache.default_cache_dir() if cache_dir is _USE_CACHE else cache_dir
     scan = AppScan(roots=tuple(roots))
     walks: list[tuple[Path, Walk]] = []
     module_names: set[str] = set()
@@ -265,12 +272,22 @@ def scan_app(
     total = sum(len(w.files) for _, w in walks)
     done = 0
     names: dict[str, list[str]] = {}
+    to_check: list[tuple[str, str, str]] = []  # (path, shown, kind) of files whose parse is unknown
+    entry_of: dict[str, _cache.Entry] = {}  # shown -> its cache entry, to mark it checked
+    caches: list[tuple[Path, Path, dict[str, _cache.Entry]]] = []  # (cache file, root, entries)
 
     def add_names(file: AppFile, found: Iterable[str]) -> None:
         for name in found:
             files = names.setdefault(name, [])
             if len(files) < 3:
                 files.append(file.shown)
+
+    def may_check(file: AppFile, entry: _cache.Entry | None, problems: list[ScanProblem]) -> None:
+        if check_syntax and file.kind in _PARSED_KINDS and not (entry is not None and entry[6]):
+            if not any(p.parser_message or p.doubt for p in problems):  # not parsed already, or not read
+                to_check.append((str(file.path), file.shown, file.kind))
+                if entry is not None:
+                    entry_of[file.shown] = entry
 
     for root, walk in walks:
         cache_path = _cache.cache_file(Path(directory), root) if isinstance(directory, Path) else None
@@ -279,18 +296,19 @@ def scan_app(
         fresh: list[AppFile] = []
         for file in walk.files:
             entry = old.get(file.rel)
-            if (entry is not None and len(entry) == 6 and entry[0] == file.size and entry[1] == file.mtime_ns
+            if (entry is not None and len(entry) == 7 and entry[0] == file.size and entry[1] == file.mtime_ns
                     and entry[2] == file.kind):
                 new[file.rel] = entry
                 uses, problems = _cache.unpack(file.shown, entry[3], entry[4])
                 scan.uses += uses
                 scan.problems += problems
                 add_names(file, entry[5])
+                may_check(file, entry, problems)
                 scan.cached += 1
             else:
                 fresh.append(file)
         done += len(walk.files) - len(fresh)
-        for n, (file, result) in enumerate(_scan_files(fresh, check_syntax), start=1):
+        for n, (file, result) in enumerate(_scan_files(fresh), start=1):
             if isinstance(result, tuple):  # scanned here
                 uses, problems, found = result
                 packed = [*_cache.pack(file.shown, uses, problems), sorted(found)]
@@ -301,17 +319,47 @@ def scan_app(
             scan.uses += uses
             scan.problems += problems
             add_names(file, found)
+            # checked: its parse is known (not Python, or the syntax tree read it and said so)
+            entry = [file.size, file.mtime_ns, file.kind, *packed,
+                     0 if file.kind in _PARSED_KINDS and not any(p.parser_message for p in problems) else 1]
             if not any(p.doubt for p in problems):  # a file that could not be read is read again next time
-                new[file.rel] = [file.size, file.mtime_ns, file.kind, *packed]
+                new[file.rel] = entry
+            may_check(file, entry if file.rel in new else None, problems)
             if progress is not None and n % 64 == 0:
                 progress(done + n, total)
         done += len(fresh)
         if progress is not None:
             progress(done, total)
-        if cache_path is not None and (fresh or len(old) != len(new)):
-            _cache.save(cache_path, root, new)
+        if cache_path is not None:
+            caches.append((cache_path, root, new))
+            if fresh or len(old) != len(new):
+                _cache.save(cache_path, root, new)
         scan.files += len(walk.files)
     scan.names = {name: tuple(files) for name, files in names.items()}
     scan.first_party = frozenset(module_names)
     scan.skipped_environments = tuple(environments)
+    if to_check:
+        def checked(items: list[tuple[str, str, str]], found: list[tuple[str, int | None, str]]) -> None:
+            """Mark the cache entries checked, with what the parse said, and write them again."""
+            said = {shown: (line, message) for shown, line, message in found}
+            for _, shown, _ in items:
+                entry = entry_of.get(shown)
+                if entry is None:
+                    continue
+                entry[6] = 1
+                if shown in said:
+                    line, message = said[shown]
+                    entry[4] = [*entry[4], *_cache.pack(shown, [], [not_parsed(shown, line, message)])[1]]
+            for cache_path, root, entries in caches:
+                _cache.save(cache_path, root, entries)
+
+        scan.syntax = SyntaxCheck(to_check, on_done=checked if caches else None)
+        if check_syntax == "later":
+            scan.syntax.start()
+        else:
+            scan.finish_syntax()
     return scan
+
+
+#: the kinds of file whose parse is checked (a file without extension only if its #! names Python)
+_PARSED_KINDS = frozenset({walk_module.PYTHON, walk_module.SCRIPT})

@@ -23,12 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--cache-dir", type=Path, help="keep the per-file cache here (default: the user cache folder)")
     where.add_argument("--no-cache", action="store_true", help="read every file, keep no cache")
     parser.add_argument("--json", action="store_true", help="print every use as JSON")
+    parser.add_argument("--check-syntax", action="store_true",
+                        help="also parse every Python file whose parse is not known yet, as prune --app does")
     args = parser.parse_args(argv)
     for path in args.paths:
         if not Path(path).exists():
             print(f"{path}: no such file or folder", file=sys.stderr)
             return 2
-    kwargs = {"cache_dir": None} if args.no_cache else {"cache_dir": args.cache_dir} if args.cache_dir else {}
+    kwargs: dict = {"cache_dir": None} if args.no_cache else {"cache_dir": args.cache_dir} if args.cache_dir else {}
+    if args.check_syntax:
+        kwargs["check_syntax"] = True
     start = time.perf_counter()
     scan = scan_app(args.paths, **kwargs)
     elapsed = time.perf_counter() - start

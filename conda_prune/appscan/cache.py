@@ -19,7 +19,7 @@ from typing import Any
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
-SCANNER_VERSION = 8
+SCANNER_VERSION = 9
 
 
 def default_cache_dir() -> Path:
@@ -39,7 +39,7 @@ def cache_file(cache_dir: Path, root: Path) -> Path:
     return cache_dir / "appscan" / f"{digest}.json"
 
 
-Entry = list[Any]  # [size, mtime_ns, kind, packed uses, packed problems, names]
+Entry = list[Any]  # [size, mtime_ns, kind, packed uses, packed problems, names, syntax checked (0|1)]
 
 
 def load(path: Path) -> dict[str, Entry]:

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 
 from .names import named_strings  # noqa: F401 - where the scanners have always found it
 from .shell import argv_uses, shell_uses
+from .syntax import problem_of
 from .types import DYNAMIC, EXECUTABLE, LIBRARY, MODULE, TYPING, ScanProblem, Use
 
 _KEYWORD = re.compile(r"(?:from|import)[ \t]")  # plain, so the regex engine scans fast
@@ -753,35 +754,19 @@ def locate(name: str, path: str) -> int:
 # -- entry points ------------------------------------------------------------------------------
 
 
-def scan_python(text: str, path: str, first_line: int = 1, *, check_syntax: bool = False) -> tuple[list[Use], list[ScanProblem]]:
+def scan_python(text: str, path: str, first_line: int = 1) -> tuple[list[Use], list[ScanProblem]]:
     """Uses in Python source. Never raises: a file that does not parse is read line by line and
-    reported. The fast line reader alone decides most files without a parse; ``check_syntax``
-    parses those too, only to report one that does not parse."""
+    reported. The fast line reader alone decides most files without a parse: whether those
+    parse is :mod:`.syntax`'s question, asked beside the rest of the run."""
     try:
-        uses = read_lines(text, path, first_line, strict=True)
+        return read_lines(text, path, first_line, strict=True), []
     except _Uncertain:
         pass
-    else:
-        if not check_syntax:
-            return uses, []
-        try:
-            ast.parse(text, filename=path)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return uses, [_not_parsed(exc, path, first_line)]
-        return uses, []
     try:
         tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return read_lines(text, path, first_line), [_not_parsed(exc, path, first_line)]
+        return read_lines(text, path, first_line), [problem_of(exc, path, first_line)]
     return read_tree(tree, path, first_line), []
-
-
-def _not_parsed(exc: BaseException, path: str, first_line: int) -> ScanProblem:
-    line = exc.lineno if isinstance(exc, SyntaxError) and exc.lineno else None
-    where = f" at line {line}" if line else ""
-    said = (exc.msg if isinstance(exc, SyntaxError) else str(exc)) or type(exc).__name__
-    return ScanProblem(path, f"is not valid Python 3{where} ({said}); its imports were read line by line",
-                       line=line + first_line - 1 if line else None, parser_message=said)
 
 
 def installed_imports(text: str, path: str) -> list[Use]:

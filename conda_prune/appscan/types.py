@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # kinds of use (stable: they appear in --json)
 MODULE = "module"  # a Python import (or a module run with ``python -m``, or a pytest plugin)
@@ -111,6 +112,14 @@ class AppScan:
     files: int = 0  # files scanned (or taken from the cache)
     cached: int = 0  # of which unchanged since the last scan
     skipped_environments: tuple[str, ...] = ()  # folders below the app that are environments
+    #: the parse of Python files still running beside the run (``scan_app(check_syntax="later")``)
+    syntax: Any = field(default=None, compare=False, repr=False)
+
+    def finish_syntax(self) -> None:
+        """Add the files that do not parse to :attr:`problems` (waits for the check, if any)."""
+        check, self.syntax = self.syntax, None
+        if check is not None:
+            self.problems += check.finish()
 
     @property
     def doubts(self) -> list[ScanProblem]:

@@ -137,7 +137,8 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
 
     runs = _trace(args, options, output, prefix)
     with output.progress("reading the application") as bar:
-        scan = scan_app(apps, progress=lambda done, total: bar.update("reading the application", done, total))
+        scan = scan_app(apps, progress=lambda done, total: bar.update("reading the application", done, total),
+                        check_syntax="later")
     env = read_environment(prefix)
     graph = DependencyGraph.build(env)
     roots = find_roots(prefix, env, graph, requested_file=named, apps=apps)

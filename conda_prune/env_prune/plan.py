@@ -326,6 +326,7 @@ def plan_env_prune(
         verdicts.append(verdict)
     verdicts.sort(key=lambda v: (v.name.lower(), v.kind))
 
+    scan.finish_syntax()  # the parse of the app's files ran while the imports were followed
     plan = EnvPrunePlan(
         prefix=env.prefix,
         apps=tuple(os.path.normpath(str(r)) for r in scan.roots),
