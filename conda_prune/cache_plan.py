@@ -3,24 +3,31 @@
 The verdict for one cache entry is :func:`judge`, one function with every rule in order,
 returning an immutable :class:`Decision`. :func:`plan_cache_prune` gathers the facts it needs
 (the environments that reference an entry, the symlinks into it, what measuring it found) and
-calls it; nothing changes a decision afterwards. The rules, in order:
+calls it; afterwards only the byte figures of an entry that goes are filled in (an inode shared
+by two entries counts for the first), never its verdict. The rules, in the order ``judge``
+applies them (the first that matches decides the reason shown):
 
 1. An entry some scanned environment references (its conda-meta file name, ``link.source``
    or ``extracted_package_dir``) is **in use**, whatever the link type, unless every
-   environment that references it was installed by copy (those do not need the cache).
-2. The keep-list and ``--keep-latest``: kept.
+   environment that references it was installed by copy (those do not need the cache). A
+   record that cannot be read but names it keeps it too (``unreadable-record``).
+2. The keep-list, then ``--keep-latest``: kept.
    (With ``--tarballs``, an entry kept by 1 or 2 still loses its tarballs, unless the cache is
    read-only or the tarball belongs to another user.)
 3. Safety net for environments nobody can see: a symlink in a scanned environment points into
    the entry ("in use by an environment outside the scan").
-4. An entry folder that is itself a symlink, a read-only cache, an entry owned by someone
-   else: kept, with the reason.
-5. Measured: an entry that could not be read whole is kept; one with a file that has hardlinks
-   outside everything being removed is kept ("in use by an environment outside the scan"); the
-   only copy of a package (it came from a local file or ``file://`` channel that is gone, or
-   nothing records where it came from) is kept unless ``--include-local``.
-6. Everything else goes, folder and tarballs: "used only by copy-installed environments", or
+4. Not ours to remove: an entry folder that is itself a symlink, a read-only cache, an entry
+   owned by someone else.
+5. The only copy of a package (it came from a local file or ``file://`` channel that is gone,
+   or nothing records where it came from) is kept unless ``--include-local``.
+6. Measured, for what would go: an entry that could not be read whole is kept; one with a file
+   that has hardlinks outside everything being removed is kept ("in use by an environment
+   outside the scan").
+7. Everything else goes, folder and tarballs: "used only by copy-installed environments", or
    "no environment uses it".
+
+What an interrupted prune left in the trash is judged by :func:`judge_leftover`: the same
+rules 1, 2 and 6, asked again when the run that finishes it starts.
 
 Bytes are exact: allocated blocks (not apparent sizes), each inode once, and a file counts only
 when every one of its hardlinks is among what is removed. Deleting is :mod:`.removal`'s.
@@ -61,7 +68,7 @@ from .references import (
 from .summaries import RecordSummaries
 
 
-class Reason(str, Enum):
+class Reason(str, Enum):  # (str, Enum), not StrEnum: Python 3.10 is supported
     """Why an entry stays or goes: stable codes, the same in ``--json`` and in the text view."""
 
     IN_USE = "in-use"
@@ -253,10 +260,10 @@ def judge(f: EntryFacts) -> Decision:
         owner = user_name(entry.owner_uid)
         return Decision(entry, KEEP, OTHER_OWNER, f"owned by {owner}; run the prune as {owner} to remove it",
                         evidence=str(entry.folder or entry.tarballs[0]), users=users)
-    if f.only_copy and not f.include_local:  # 5b. a package nothing can download again
+    if f.only_copy and not f.include_local:  # 5. a package nothing can download again
         return Decision(entry, KEEP, ONLY_COPY, f"{f.only_copy}; --include-local lets it go",
                         evidence=str(entry.folder or entry.tarballs[0]), users=users)
-    if users:  # 6. goes
+    if users:  # 7. goes (after 6, what measuring found)
         envs = sorted({str(u.prefix) for u in users})
         goes = Decision(entry, REMOVE, COPY_ONLY,
                         "used only by copy-installed environments, which do not need the cache",
@@ -295,7 +302,7 @@ def _tarballs_of_kept(f: EntryFacts, kept: Decision) -> Decision:
 
 
 def _measured(f: EntryFacts, d: Decision) -> Decision:
-    """5. what measuring an entry that would go found."""
+    """6. what measuring an entry that would go found."""
     if d.action != REMOVE or f.stats is None:
         return d
     if f.stats.errors:
@@ -308,6 +315,33 @@ def _measured(f: EntryFacts, d: Decision) -> Decision:
                         "in use by an environment outside the scan: its files have other hardlinks",
                         evidence=f.outside_link, users=d.users, stats=f.stats)
     return replace(d, stats=f.stats)
+
+
+@dataclass(frozen=True)
+class LeftoverFacts:
+    """What the verdict for one item left in the trash by an interrupted prune depends on (read
+    when the run that would finish it starts: time has passed since it was moved)."""
+
+    entry: CacheEntry
+    users: tuple[Reference, ...]  # environments whose records reference it now
+    keep_match: str | None
+    outside_link: bool  # a file of it has hardlinks outside it
+
+
+def judge_leftover(f: LeftoverFacts) -> Decision:
+    """Finish (delete) a leftover of our own interrupted prune, unless it is wanted again: in
+    use (not only by copies), on the keep-list, or linked from outside. Only the trash of the
+    user running the prune, and only what its own rename put there, is ever a leftover, and a
+    read-only cache's leftovers are left alone (:func:`plan_cache_prune`)."""
+    needing = [u for u in f.users if u.link_type != LINK_COPY]
+    if needing:
+        return Decision(f.entry, KEEP, IN_USE, f"{needing[0].prefix} uses it", evidence=str(needing[0].prefix),
+                        users=f.users)
+    if f.keep_match:
+        return Decision(f.entry, KEEP, KEEP_LIST, f"it is on the keep-list ({f.keep_match})", users=f.users)
+    if f.outside_link:
+        return Decision(f.entry, KEEP, OUTSIDE_HARDLINK, "its files have other hardlinks", users=f.users)
+    return Decision(f.entry, REMOVE, UNUSED, "left in the trash by an interrupted prune", users=f.users)
 
 
 # -- measuring ------------------------------------------------------------------------------

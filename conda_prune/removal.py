@@ -43,13 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache_plan import (
-    IN_USE,
     KEEP,
-    KEEP_LIST,
     TARBALL,
     CachePlan,
     Decision,
+    LeftoverFacts,
     freed,
+    judge_leftover,
     merge_stats,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
@@ -542,21 +542,21 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
             original = original_name(item.name) or item.name
             dist = strip_tarball_suffix(original, TARBALL_SUFFIXES) or original
             entry = CacheEntry(cache=cache.path, dist=dist)
-            users = [u for u in index.users(cache, entry) if u.link_type != LINK_COPY]
-            kept = keep_pattern(entry.name, locations.keep)
-            outside = any(nlink > seen for seen, nlink, _, _ in stats.inodes.values())
+            verdict = judge_leftover(LeftoverFacts(
+                entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, locations.keep),
+                outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
+            ))
             try:
                 trash = trash_of(cache)
-                if users or outside or kept:
+                if verdict.action == KEEP:
                     # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
                     # it, and conda would link from an incomplete entry); a refilled slot needs no copy
                     if trash.complete(item.name) and trash.restore(item.name, original):
                         continue
                     if not os.path.lexists(cache.real / original):
-                        why = (f"{users[0].prefix} uses it" if users else f"it is on the keep-list ({kept})"
-                               if kept else "its files have other hardlinks")
+                        why = verdict.reason
                         result.failed.append((
-                            Decision(entry, KEEP, IN_USE if not kept else KEEP_LIST, why),
+                            verdict,
                             f"an interrupted prune deleted part of it and {why}; the rest stays in "
                             f"{item.parent}. Reinstall {entry.name} there (conda install --force-reinstall "
                             f"{entry.name}), then rerun",
