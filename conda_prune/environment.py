@@ -317,7 +317,7 @@ def bytes_leaving(env: EnvironmentData, keys: Iterable[str]) -> Freed:
 
 def bytes_per_package(env: EnvironmentData, keys: Iterable[str]) -> dict[str, int]:
     out = {}
-    by_key = {f"conda:{r.name}": r for r in env.records}
+    by_key = env.record_of_key
     for key in keys:
         record = by_key.get(key)
         if record is not None:
@@ -455,7 +455,13 @@ def module_providers(env: EnvironmentData) -> dict[str, set[str]]:
     return providers
 
 
-_SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
+#: the site-packages folder at the start of a prefix-relative path, on Unix and Windows
+SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
+
+
+def site_relative(rel: str) -> str:
+    """A prefix-relative file as evidence names it: relative to site-packages there, else as is."""
+    return SITE_PACKAGES.sub("", rel)
 
 
 def _modules_on_pth_folders(env: EnvironmentData) -> Iterable[tuple[str, str]]:
@@ -470,7 +476,7 @@ def _modules_on_pth_folders(env: EnvironmentData) -> Iterable[tuple[str, str]]:
     owned += [(f"pypi:{d.normalized_name}", list(d.files)) for d in env.pip if d.is_pip_installed]
     for key, files in owned:
         for path in files:
-            site = _SITE_PACKAGES.match(path)
+            site = SITE_PACKAGES.match(path)
             if not (site and path.endswith(".pth") and "/" not in path[site.end():]):
                 continue
             try:

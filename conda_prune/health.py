@@ -47,7 +47,7 @@ def _marks() -> tuple[str, str]:
 
 def finding(plan: CachePlan) -> tuple[bool, str]:
     """(healthy, the line ``conda doctor`` prints) for a plan."""
-    from .cli.output import human_bytes
+    from .render.words import human_bytes
 
     entries = len(plan.removals)
     if plan.blockers:
@@ -68,7 +68,7 @@ def check(prefix: str, verbose: bool) -> None:
     ok, bad = _marks()
     print(f"{ok if healthy else bad} {line}")
     if verbose:
-        from .cli.output import human_bytes
+        from .render.words import human_bytes
 
         for d in plan.removals:
             print(f"  {d.entry.cache}/{d.entry.dist}  {human_bytes(d.freed_bytes)}  {d.reason}")
@@ -81,8 +81,8 @@ def fix(prefix: str, args: argparse.Namespace, confirm: Callable[[str], object])
     from conda.base.context import context
 
     from .cache_prune import execute_plan
-    from .cli.output import human_bytes
     from .exceptions import EXIT_OK, EXIT_PARTIAL, EXIT_REFUSED
+    from .render.words import human_bytes
 
     locations, plan = _plan()
     healthy, line = finding(plan)

@@ -118,6 +118,11 @@ class EnvironmentData:
         """``name-version-build`` -> package name, for every record (read once it is complete)."""
         return {r.dist: r.name for r in self.records}
 
+    @cached_property
+    def record_of_key(self) -> dict[str, CondaRecord]:
+        """Graph key (``conda:NAME``) -> that package's record."""
+        return {f"conda:{r.name}": r for r in self.records}
+
     def files_with_keys(self) -> Iterator[tuple[str, str]]:
         """(prefix-relative path, graph key) for every file conda's records and pip's RECORDs
         list (pip's only for what pip installed)."""

@@ -200,13 +200,10 @@ def _file_roots(file: RequestedFile, graph: DependencyGraph, env: EnvironmentDat
     finds a conda package first, a pip requirement a pip-installed distribution first; either
     falls back to the other kind, and a pip name to the conda package that installed a Python
     distribution of that name (a pyproject.toml's ``torch`` is conda's ``pytorch``)."""
+    from .environment import distribution_names
+
     origin = file.path.name
-    record_names = env.name_of_dist
-    carried = {
-        d.normalized_name: f"conda:{record_names[d.conda_owner]}"
-        for d in env.pip
-        if d.conda_owner is not None and d.conda_owner in record_names
-    }
+    carried = distribution_names(env)  # a Python distribution -> the package that installed it
     roots: list[Root] = []
     unmatched: list[str] = []
     for spec, pip in [(s, False) for s in file.conda] + [(s, True) for s in file.pip]:

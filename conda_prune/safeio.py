@@ -128,28 +128,34 @@ def open_dir_nofollow(path: str | os.PathLike[str]) -> int:
     return fd
 
 
-def write_json_atomically(path: Path, document: object, prefix: str) -> bool:
-    """Write ``document`` as JSON to ``path`` through a temporary file and a rename, so a reader
-    never sees half a file; the folder is made private (0700) when it is made. False when it
-    could not be written (a cache that is not kept is only a slower next run)."""
-    import json
+def write_text_atomically(path: Path, text: str, prefix: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and a rename, so a reader
+    never sees half a file. Raises OSError (the temporary file is removed)."""
     import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json_atomically(path: Path, document: object, prefix: str) -> bool:
+    """Write ``document`` as JSON to ``path`` (:func:`write_text_atomically`); the folder is made
+    private (0700) when it is made. False when it could not be written (a cache that is not
+    kept is only a slower next run)."""
+    import json
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-        try:
-            # dumps, not dump: only the one-shot encoder is the fast C one
-            text = json.dumps(document, separators=(",", ":"), check_circular=False)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        # dumps, not dump: only the one-shot encoder is the fast C one
+        write_text_atomically(path, json.dumps(document, separators=(",", ":"), check_circular=False), prefix)
     except OSError:
         return False
     return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +29,8 @@ from .output import Output
 if TYPE_CHECKING:
     from ..env_prune import EnvPruneReport
     from ..records import EnvironmentData
-    from ..trace import TraceEvidence, TraceRun
     from ..removal import PruneResult
+    from ..trace import TraceEvidence, TraceRun
 
 #: problems listed one per line before the rest are summed up (all of them with -v)
 SHOWN_PROBLEMS = 10
@@ -68,13 +67,11 @@ def _self_hosting(prefix: Path, locations: Locations, standalone: bool) -> bool:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    from ..safeio import write_text_atomically
+
     target = path.expanduser()
-    folder = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_text_atomically(target, text, f".{target.name}.")
     except OSError as exc:
         raise UsageError(f"--export {path}: cannot write it ({exc.strerror or exc}); nothing was removed") from None
 

@@ -45,7 +45,7 @@ def lean_environment(plan: EnvPrunePlan, env: EnvironmentData, name: str | None 
         pip_node = graph.nodes.get("conda:pip")
         version, build = (pip_node.version, pip_node.build) if pip_node else ("", "")
         conda.append(Verdict("conda:pip", "pip", version, build, "conda", NEEDED, ""))
-    records = {f"conda:{r.name}": r for r in env.records}
+    records = env.record_of_key
     counts: dict[str, int] = {}
     for v in conda:
         record = records.get(v.key)

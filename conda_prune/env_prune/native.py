@@ -63,7 +63,6 @@ _NOT_BINARY = re.compile(
 )
 
 _ORIGIN = re.compile(r"\$(?:ORIGIN\b|\{ORIGIN\})")
-_SITE = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
 
 #: no real ELF file needs more to describe its dynamic section; a hostile one cannot make us hold more
 _MAX_ENTRIES = 4096
@@ -162,7 +161,9 @@ def _macho_links(path: str | os.PathLike[str]) -> ElfLinks:
 
 def shown(rel: str) -> str:
     """A file as the evidence names it: relative to site-packages there, else to the prefix."""
-    return _SITE.sub("", rel)
+    from ..environment import site_relative
+
+    return site_relative(rel)
 
 
 @dataclass

@@ -63,7 +63,7 @@ class Verdict:
     version: str
     build: str
     kind: str  # "conda" or "pypi"
-    status: str  # USED, NEEDED, KEPT or UNUSED
+    status: Status
     reason: str
     evidence: tuple[Evidence, ...] = ()
     needed_by: tuple[str, ...] = ()  # a chain of names from a used or kept package down to this one

@@ -53,7 +53,6 @@ GRACE_SECONDS = 5.0
 #: characters of a command shown in evidence and messages
 SHOWN = 48
 
-_SITE = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/")
 _PYC = re.compile(r"^(?P<folder>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]*\.pyc$")
 #: evidence is chosen from these kinds of file, in this order
 KINDS = ("module", "program", "library", "pth")
@@ -355,7 +354,7 @@ def _candidates(run: TraceRun, files: _Files) -> Iterable[tuple[str, str, set[st
 def trace_evidence(env: EnvironmentData, runs: Sequence[TraceRun]) -> TraceEvidence:
     """Evidence by graph key from every run; fills each run's ``files_mapped`` and ``packages``."""
     from ..env_prune.results import Evidence
-    from ..environment import file_owners
+    from ..environment import file_owners, site_relative
 
     files = _Files(env.prefix, file_owners(env))
     result = TraceEvidence()
@@ -371,7 +370,7 @@ def trace_evidence(env: EnvironmentData, runs: Sequence[TraceRun]) -> TraceEvide
         run.files_mapped, run.packages = len(mapped), tuple(sorted(best))
         detail = f"loaded by `{shown(run.command)}` (trace)"
         for key, (_, _, rel, _kind) in sorted(best.items()):
-            result.evidence.setdefault(key, []).append(Evidence("trace", detail, _SITE.sub("", rel)))
+            result.evidence.setdefault(key, []).append(Evidence("trace", detail, site_relative(rel)))
         result.doubts += run.doubts
         result.warnings += run.warnings
     return result
