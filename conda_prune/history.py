@@ -62,6 +62,7 @@ class RequestedSpecs:
     pinned: dict[str, str] = field(default_factory=dict)
     lockfile: bool = False
     lockfile_specs: dict[str, str] = field(default_factory=dict)
+    after_lockfile: set[str] = field(default_factory=set)  # real requests made after the last lockfile install
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -100,11 +101,12 @@ def is_exact_spec(spec: str) -> bool:
     return bool(_EXACT_BUILD.match(spec))
 
 
-def _added_names(block: list[str]) -> set[str]:
-    """Names of the packages a command added (its ``+channel::name-version-build`` lines)."""
+def _names(block: list[str], sign: str) -> set[str]:
+    """Names of the packages a command added (``sign`` "+") or removed ("-"): its
+    ``+channel::name-version-build`` lines."""
     names = set()
     for line in block:
-        if line.startswith("+") and len(line) > 1:
+        if line.startswith(sign) and len(line) > 1:
             dist = line[1:].rsplit("::", 1)[-1].rsplit("/", 1)[-1]
             parts = dist.rsplit("-", 2)
             if len(parts) == 3:
@@ -112,15 +114,15 @@ def _added_names(block: list[str]) -> set[str]:
     return names
 
 
-def _is_lockfile_command(specs: list[str], added: set[str], installed: set[str] | None) -> bool:
+def _is_lockfile_command(specs: list[str], present: set[str]) -> bool:
     """Specs of one command that came from a lockfile or an explicit list: more than one, each
-    one exact build, naming every package the command added (every installed one, when the
-    command lists none). A single pinned spec is taken at its word: a person may type that."""
+    one exact build, naming every package the environment holds after the command (``present``,
+    replayed from the history's ``+``/``-`` lines; the installed ones when it has none). A
+    single pinned spec is taken at its word: a person may type that. So is an install of a few
+    exact builds into an environment that holds other packages too."""
     if len(specs) < 2 or not all(is_exact_spec(s) for s in specs):
         return False
-    names = {spec_name(s) for s in specs}
-    wanted = added or installed
-    return bool(wanted) and wanted <= names
+    return bool(present) and present <= {spec_name(s) for s in specs}
 
 
 def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -> RequestedSpecs:
@@ -133,7 +135,10 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
         text = ""
     installed_names = set(installed) if installed is not None else None
     spec_map: dict[str, str] = {}
-    for block in _blocks(text):
+    asked_at: dict[str, int] = {}  # name -> the command that asked for it last
+    present: set[str] = set()  # what the environment holds after each command, replayed
+    last_lockfile = -1
+    for number, block in enumerate(_blocks(text)):
         if not any(_CMD_LINE.match(line) for line in block):
             continue  # conda ignores a block without a "# cmd:" line
         actions: dict[str, list[str]] = {}
@@ -154,20 +159,24 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
             kind = _ACTIONS.get(action)
             if specs and kind:
                 actions[kind] = specs
-        added = _added_names(block)
-        if not spec_lines and added and not any(line.startswith("-") for line in block):
+        added, removed = _names(block, "+"), _names(block, "-")
+        present = (present - removed) | added
+        if not spec_lines and added and not removed:
             result.lockfile = True  # +url lines and no specs: an explicit install by an older tool
+            last_lockfile = number
         update = actions.get("update", [])
-        if _is_lockfile_command(update, added, installed_names):
+        if _is_lockfile_command(update, present or installed_names or set()):
             result.lockfile = True
             result.lockfile_specs.update((spec_name(s), s) for s in update)
             actions.pop("update")
+            last_lockfile = number
         # the order conda applies them in: removals, then updates, then neutered specs
         for spec in actions.get("remove", ()):
             spec_map.pop(spec_name(spec), None)
         for kind in ("update", "neutered"):
             for spec in actions.get(kind, ()):
                 spec_map[spec_name(spec)] = spec
+                asked_at[spec_name(spec)] = number
     try:
         pinned = (prefix / "conda-meta" / "pinned").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -181,4 +190,5 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
         result.pinned = {n: s for n, s in result.pinned.items() if n in installed_names}
         result.lockfile_specs = {n: s for n, s in result.lockfile_specs.items() if n in installed_names}
     result.specs = spec_map
+    result.after_lockfile = {n for n in spec_map if asked_at.get(n, -1) > last_lockfile} if result.lockfile else set()
     return result

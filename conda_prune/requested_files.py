@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,23 @@ class RequestedFile:
     pip: tuple[str, ...] = ()
     how: str = ""  # how they were found, when not simply the file's dependencies
     found_beside: str = ""  # the --app path it was found beside; empty when named by the user
+    #: a conda-lock file's top-level packages per platform ("linux-64" -> (conda, pip)); ``conda``
+    #: and ``pip`` are then those of every platform together
+    platforms: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @property
     def specs(self) -> tuple[str, ...]:
         return self.conda + self.pip
+
+    def for_platform(self, subdirs: set[str]) -> RequestedFile:
+        """Only the specs locked for the environment's platform (its records' ``subdir``), when
+        the file says which; unchanged otherwise."""
+        mine = [(c, p) for platform, c, p in self.platforms if platform in subdirs]
+        if not mine:
+            return self
+        conda = tuple(sorted({s for c, _ in mine for s in c}))
+        pip = tuple(sorted({s for _, p in mine for s in p}))
+        return replace(self, conda=conda, pip=pip)
 
 
 def _error(path: Path, what: str) -> RequestedFileError:
@@ -143,7 +156,10 @@ def _conda_lock(path: Path, data: dict[str, Any]) -> RequestedFile:
     conda_specs: set[str] = set()
     pip_specs: set[str] = set()
     categories: set[str] = set()
-    for locked in by_platform.values():
+    platforms: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    for platform, locked in sorted(by_platform.items()):
+        top_conda: set[str] = set()
+        top_pip: set[str] = set()
         needed = {
             str(dep).lower()
             for p in locked
@@ -155,7 +171,10 @@ def _conda_lock(path: Path, data: dict[str, Any]) -> RequestedFile:
             if name.lower() in needed:
                 continue
             categories.add(str(package.get("category") or "main"))
-            (pip_specs if package.get("manager") == "pip" else conda_specs).add(name)
+            (top_pip if package.get("manager") == "pip" else top_conda).add(name)
+        conda_specs |= top_conda
+        pip_specs |= top_pip
+        platforms.append((platform, tuple(sorted(top_conda)), tuple(sorted(top_pip))))
     missing = [s for s in sources if not (path.parent / s).is_file()]
     why = f"its sources ({', '.join(missing)}) cannot be read, so " if missing else ""
     return RequestedFile(
@@ -163,6 +182,7 @@ def _conda_lock(path: Path, data: dict[str, Any]) -> RequestedFile:
         tuple(sorted(conda_specs)),
         tuple(sorted(pip_specs)),
         how=f"{why}the locked packages (category {', '.join(sorted(categories))}) no other locked package depends on",
+        platforms=tuple(platforms),
     )
 
 

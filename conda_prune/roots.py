@@ -48,6 +48,7 @@ class Root:
     reason: str  # REQUESTED, PINNED, PIP_REQUESTED, FROM_FILE, LEAF or CYCLE
     spec: str = ""
     origin: str = ""  # FROM_FILE: the file's name
+    pip_spec: bool = False  # FROM_FILE: the spec is a pip requirement (a pip: section, pyproject's)
 
     @property
     def description(self) -> str:
@@ -86,6 +87,7 @@ class RootSet:
     file_how: str = ""  # how its specs were found ("the specs of environment.yml, its sources")
     found_beside: str = ""  # the --app path the file was found beside
     lockfile: bool = False  # the history records a lockfile install
+    after_lockfile: frozenset[str] = frozenset()  # keys of the real requests made after it
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -105,8 +107,15 @@ class RootSet:
 
     @property
     def later_requests(self) -> tuple[str, ...]:
-        """With a lockfile install, what the history requested besides it."""
-        return tuple(sorted({r.name for r in self.roots if r.reason == REQUESTED})) if self.lockfile else ()
+        """With a lockfile install, what the history requested after it."""
+        return tuple(sorted({r.name for r in self.roots if r.reason == REQUESTED and r.key in self.after_lockfile}))
+
+    @property
+    def other_requests(self) -> tuple[str, ...]:
+        """With a lockfile install, what the history requested before it."""
+        if not self.lockfile:
+            return ()
+        return tuple(sorted({r.name for r in self.roots if r.reason == REQUESTED and r.key not in self.after_lockfile}))
 
     @property
     def keys(self) -> set[str]:
@@ -126,8 +135,10 @@ class RootSet:
         if self.from_history:
             return ""
         if self.lockfile:
-            later = self.later_requests
-            also = f"; {', '.join(later)} {'was' if len(later) == 1 else 'were'} requested later" if later else ""
+            also = "".join(
+                f"; {', '.join(names)} {'was' if len(names) == 1 else 'were'} requested {when}"
+                for names, when in ((self.other_requests, "before it"), (self.later_requests, "later")) if names
+            )
             return (
                 f"{_LOCKFILE}: the packages nothing depends on stand in for what you asked for{also}; "
                 "name the file with --requested-from FILE"
@@ -167,6 +178,7 @@ def find_roots(
         requested_file, skipped = find_requested_file(apps)
         problems += skipped
     if requested_file is not None:
+        requested_file = requested_file.for_platform({r.subdir for r in env.records if r.subdir})
         from_file, unmatched = _file_roots(requested_file, graph, env)
         if not from_file:
             problems.append(Problem(
@@ -175,7 +187,8 @@ def find_roots(
         elif unmatched:
             problems.append(Problem(
                 requested_file.path,
-                f"names {len(unmatched)} spec{'s' if len(unmatched) != 1 else ''} that match no installed package "
+                f"names {len(unmatched)} {'specs that match' if len(unmatched) != 1 else 'spec that matches'} "
+                "no installed package "
                 f"({', '.join(unmatched[:5])}{', ...' if len(unmatched) > 5 else ''}); the others were used",
             ))
         if from_file:
@@ -189,7 +202,8 @@ def find_roots(
     roots = list(asked)
     roots += [Root(k, graph.nodes[k].name, LEAF) for k in graph.leaves()]
     roots += [Root(k, graph.nodes[k].name, CYCLE) for k in _cycle_heads(graph, {r.key for r in roots})]
-    return RootSet(tuple(roots), from_history=False, lockfile=requested.lockfile, problems=tuple(problems))
+    return RootSet(tuple(roots), from_history=False, lockfile=requested.lockfile,
+                   after_lockfile=frozenset(f"conda:{n}" for n in requested.after_lockfile), problems=tuple(problems))
 
 
 _PIP_NAME_END = re.compile(r"[\s\[<>=!~;@(]")
@@ -217,7 +231,7 @@ def _file_roots(file: RequestedFile, graph: DependencyGraph, env: EnvironmentDat
         if key is None:
             unmatched.append(spec)
             continue
-        roots.append(Root(key, graph.nodes[key].name, FROM_FILE, spec, origin))
+        roots.append(Root(key, graph.nodes[key].name, FROM_FILE, spec, origin, pip_spec=pip))
     return roots, unmatched
 
 

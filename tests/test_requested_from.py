@@ -138,6 +138,45 @@ def test_url_lines_without_specs_are_a_lockfile_install_too(inst):
     assert {r.name for r in roots.roots} == {"pandas", "pytorch"}
 
 
+def url_specs(inst, dists: list[str]) -> list[str]:
+    """The specs conda writes for packages installed by URL (``conda install URL...``)."""
+    from builder import SUBDIR
+
+    out = []
+    for dist in dists:
+        pkg = inst.packages[dist]
+        out.append(f"{inst.channel.as_uri()}/{SUBDIR}::{pkg.name}=={pkg.version}={pkg.build}")
+    return out
+
+
+CUDA_DISTS = ["pytorch-2.3.0-py311_0", "cuda-runtime-12.1.0-h0", "cuda-libraries-12.1.0-h0", "libcublas-12.1.3.1-h0"]
+
+
+def test_a_few_exact_builds_installed_into_an_ordinary_environment_are_real_requests(inst):
+    """Four URL specs, one command, naming everything that command added: but the environment
+    holds python and numpy too, asked for before. That is no lockfile install."""
+    ml_packages(inst)
+    prefix = inst.create_env("norm", ["python", "numpy"])
+    inst.install(prefix, ["pytorch"], requested=url_specs(inst, CUDA_DISTS))
+    roots = why_used(prefix, ["libcublas"]).roots
+    assert not roots.lockfile and roots.source == "history" and roots.note == ""
+    assert {r.name for r in roots.roots if r.reason == REQUESTED} == {"python", "numpy", *CUDA_CHAIN}
+
+
+def test_requests_before_a_lockfile_install_are_not_called_later(inst):
+    """``conda create -n x python``, then ``conda install --file explicit.txt`` naming every
+    package: python was asked for before the lockfile, pytorch after it."""
+    ml_packages(inst)
+    prefix = inst.create_env("before", ["python"])
+    everything = ["python-3.11.8-h0", "numpy-1.26.4-py311_0", "pandas-2.2.1-py311_0"]
+    inst.install(prefix, ["pandas"], requested=url_specs(inst, everything))
+    inst.install(prefix, ["pytorch"])
+    roots = why_used(prefix, ["libcublas"]).roots
+    assert roots.lockfile and roots.source == "leaves"
+    assert roots.later_requests == ("pytorch",) and roots.other_requests == ("python",)
+    assert "python was requested before it" in roots.note and "pytorch was requested later" in roots.note
+
+
 def test_a_later_install_on_a_lockfile_environment_is_a_real_request(inst, run):
     prefix = lockfile_env_then_install(inst)
     report = why_used(prefix, ["libcublas", "pytorch"])
@@ -229,6 +268,34 @@ package:
     write(tmp_path / "environment.yml", ENVIRONMENT_YML)
     found = read_requested_file(path)
     assert found.conda == ("pytorch>=2", "conda-forge::pandas", "pip") and "its sources" in found.how
+
+
+def test_a_conda_lock_file_of_several_platforms_gives_the_environments_own(inst, tmp_path):
+    """A lock for linux-64 and osx-arm64 whose sources are gone: only the environment's
+    platform's top-level packages stand for what was asked for, so appnope (macOS only) is not
+    reported as matching nothing."""
+    from builder import SUBDIR
+
+    prefix = lockfile_env(inst, "multi")
+    other = "osx-arm64" if SUBDIR != "osx-arm64" else "linux-64"
+    lock = f"""\
+version: 1
+metadata:
+  platforms: [{SUBDIR}, {other}]
+  sources: [environment.yml]
+package:
+  - {{name: pandas, version: 2.2.1, manager: conda, platform: {SUBDIR}, dependencies: {{numpy: '', python: ''}}}}
+  - {{name: numpy, version: 1.26.4, manager: conda, platform: {SUBDIR}, dependencies: {{python: ''}}}}
+  - {{name: python, version: 3.11.8, manager: conda, platform: {SUBDIR}, dependencies: {{}}}}
+  - {{name: pandas, version: 2.2.1, manager: conda, platform: {other}, dependencies: {{python: ''}}}}
+  - {{name: python, version: 3.11.8, manager: conda, platform: {other}, dependencies: {{}}}}
+  - {{name: appnope, version: 0.1.4, manager: conda, platform: {other}, dependencies: {{}}}}
+"""
+    path = write(tmp_path / "conda-lock.yml", lock)
+    assert read_requested_file(path).conda == ("appnope", "pandas")  # the file alone: every platform
+    report = why_used(prefix, ["numpy"], requested_file=read_requested_file(path))
+    assert [r.name for r in report.roots.roots if r.reason == FROM_FILE] == ["pandas"]
+    assert not report.roots.problems, report.roots.problems
 
 
 @pytest.mark.parametrize(
@@ -367,6 +434,27 @@ def test_export_keeps_the_users_own_specs_from_the_file(inst, run, tmp_path):
     assert "  - pytorch>=2\n" in text and "  - pandas\n" in text
     assert "  - python=3.11.8=h0\n" in text  # kept by rule, not in the file: pinned exactly, as before
     assert "where environment.yml gives no spec" in text
+
+
+def test_export_writes_a_pip_requirement_for_a_conda_package_as_a_conda_pin(inst, run, tmp_path):
+    """pyproject's ``torch>=2`` found conda's pytorch, and an environment.yml's pip section
+    ``pandas[performance]>=2`` conda's pandas: neither is a conda spec (conda has no ``torch``,
+    and reads no extras or markers), so the conda section gets the exact pin."""
+    prefix = lockfile_env(inst)
+    app = write(tmp_path / "app" / "train.py", "import torch\nimport pandas\n").parent
+    for name, text in (
+        ("pyproject.toml", '[project]\nname = "x"\ndependencies = ["torch>=2", "pandas>=2"]\n'),
+        ("environment.yml", "dependencies:\n  - pip:\n    - torch>=2 ; python_version>'3.8'\n"
+                            "    - pandas[performance]>=2\n"),
+    ):
+        spec_file = write(tmp_path / "specs" / name, text)
+        lean = tmp_path / f"lean-{name}.yml"
+        code, _, err = run("prune", "-p", str(prefix), "--app", str(app), "--requested-from", str(spec_file),
+                           "--export", str(lean), "--json")
+        assert code == 0, err
+        exported = lean.read_text()
+        assert "  - pytorch=2.3.0=py311_0\n" in exported and "  - pandas=2.2.1=py311_0\n" in exported, exported
+        assert "torch>=2" not in exported and "pandas[" not in exported and "pip:" not in exported
 
 
 # -- hostile history -------------------------------------------------------------------------------

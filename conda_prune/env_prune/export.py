@@ -149,7 +149,13 @@ def _ruamel_dumps(document: dict) -> str:
 
 
 def _file_specs(plan: EnvPrunePlan) -> dict[str, str]:
-    """Graph key -> the spec as the user wrote it in the file the roots came from."""
+    """Graph key -> the spec as the user wrote it in the file the roots came from, where it is
+    of the section's own kind: a pip requirement (``torch>=2``, ``pandas[performance]``) says
+    nothing conda can read about the conda package that installed it (``pytorch``), nor a
+    conda spec about a pip one; those get the exact pin."""
     if plan.roots is None or not plan.roots.file:
         return {}
-    return {r.key: r.spec for r in reversed(plan.roots.roots) if r.reason == FROM_FILE and r.spec}
+    return {
+        r.key: r.spec for r in reversed(plan.roots.roots)
+        if r.reason == FROM_FILE and r.spec and r.pip_spec == r.key.startswith("pypi:")
+    }
