@@ -27,7 +27,7 @@ applies them (the first that matches decides the reason shown):
    "no environment uses it".
 
 What an interrupted prune left in the trash is judged by :func:`judge_leftover`: the same
-rules 1, 2 and 6, asked again when the run that finishes it starts.
+rules 1, 2 and 6, asked when the run that would finish it gets to it.
 
 Bytes are exact: allocated blocks (not apparent sizes), each inode once, and a file counts only
 when every one of its hardlinks is among what is removed. Deleting is :mod:`.removal`'s.
@@ -326,6 +326,7 @@ class LeftoverFacts:
     users: tuple[Reference, ...]  # environments whose records reference it now
     keep_match: str | None
     outside_link: bool  # a file of it has hardlinks outside it
+    unreadable: str | None = None  # why it could not be read whole (then its links are unknown)
 
 
 def judge_leftover(f: LeftoverFacts) -> Decision:
@@ -339,6 +340,8 @@ def judge_leftover(f: LeftoverFacts) -> Decision:
                         users=f.users)
     if f.keep_match:
         return Decision(f.entry, KEEP, KEEP_LIST, f"it is on the keep-list ({f.keep_match})", users=f.users)
+    if f.unreadable:
+        return Decision(f.entry, KEEP, UNREADABLE, f"it could not be read whole ({f.unreadable})", users=f.users)
     if f.outside_link:
         return Decision(f.entry, KEEP, OUTSIDE_HARDLINK, "its files have other hardlinks", users=f.users)
     return Decision(f.entry, REMOVE, UNUSED, "left in the trash by an interrupted prune", users=f.users)

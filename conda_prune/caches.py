@@ -87,6 +87,7 @@ class PackageCache:
     read_only: str | None = None  # why nothing in it can be removed, if so
     leftovers: list[Path] = field(default_factory=list)  # what this user's interrupted prune left in its trash
     empty_trash: bool = False  # a trash folder with nothing in it (a run killed while tidying up)
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the cache folder the scan listed
     problems: list[Problem] = field(default_factory=list)
     _urls: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
@@ -156,9 +157,14 @@ def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCa
     except OSError:  # pragma: no cover
         real = path
     cache = PackageCache(path=path, real=real)
-    if not real.is_dir():
+    try:
+        st = os.stat(real)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISDIR(st.st_mode):
         cache.exists = False
         return cache
+    cache.identity = (st.st_dev, st.st_ino)
     try:
         with os.scandir(real) as it:
             listing = list(it)
@@ -364,9 +370,11 @@ DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLO
 _FD_WALK = os.open in os.supports_dir_fd and os.scandir in os.supports_fd and hasattr(os, "O_NOFOLLOW")
 
 
-def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
+def tree_stats(root: Path, into: TreeStats | None = None, *, dir_fd: int | None = None) -> TreeStats:
     """Walk ``root`` without following symlinks; lstat every file once. With ``into``, add to
-    those stats (an entry's folder and tarballs are counted as one).
+    those stats (an entry's folder and tarballs are counted as one). ``dir_fd``: ``root`` is
+    only shown; what is walked is its last component in that open folder (the trash, opened
+    once), so no component of the path is resolved again.
 
     Each folder is opened once, with ``O_NOFOLLOW``, relative to its parent's descriptor, and
     listed through it: a folder another user swaps for a symlink mid-walk is not entered, so the
@@ -376,8 +384,9 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     stats = TreeStats() if into is None else into
     inodes = stats.inodes
     single = stats.single.add
+    name = root.name if dir_fd is not None else root
     try:
-        st = os.lstat(root)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError as exc:
         stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
         return stats
@@ -387,7 +396,7 @@ def tree_stats(root: Path, into: TreeStats | None = None) -> TreeStats:
     if not _FD_WALK:  # pragma: no cover - platforms without descriptor-relative calls
         return _tree_stats_by_path(root, st, stats)
     try:
-        top = os.open(root, DIR_FLAGS)
+        top = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         stats.errors.append(Problem(root, f"cannot be read ({exc.strerror})"))
         return stats

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .locations import Locations
 from .records import Problem, is_environment
-from .safeio import TEXT_LIMIT, read_bytes
+from .safeio import TEXT_LIMIT, open_regular, read_fd
 
 SEARCH_DEPTH = 5
 #: folders --search-path never looks into. Deliberately fewer than the application walk skips
@@ -77,18 +77,35 @@ def _key(path: Path) -> str:
 
 def read_environments_txt(path: Path) -> tuple[list[Path], Problem | None]:
     """The prefixes listed in one environments.txt. Read-only: conda's reader rewrites it."""
+    prefixes, problem, _ = read_registry(path)
+    return prefixes, problem
+
+
+def read_registry(path: Path) -> tuple[list[Path], Problem | None, int | None]:
+    """:func:`read_environments_txt`, and the owner of the file that was read: taken from the
+    descriptor it was read through, so a symlink flipped after the read cannot lend the lines
+    another owner."""
     try:
-        text = read_bytes(path, limit=TEXT_LIMIT).decode("utf-8", "surrogateescape")
+        fd = open_regular(path, limit=TEXT_LIMIT)
+        try:
+            owner: int | None = os.fstat(fd).st_uid
+            text = read_fd(fd, TEXT_LIMIT, path).decode("utf-8", "surrogateescape")
+        finally:
+            os.close(fd)
     except FileNotFoundError:
-        return [], None
+        return [], None, None
     except OSError as exc:
-        return [], Problem(path, f"cannot be read ({exc.strerror}); the environments it lists are not scanned")
+        return [], Problem(path, f"cannot be read ({exc.strerror}); the environments it lists are not scanned"), None
+    return _registry_lines(text), None, owner
+
+
+def _registry_lines(text: str) -> list[Path]:
     prefixes = []
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             prefixes.append(Path(os.path.expanduser(line)))
-    return prefixes, None
+    return prefixes
 
 
 def _owner(path: Path) -> int | None:
@@ -181,11 +198,10 @@ def discover(locations: Locations, search_paths: Iterable[Path] = ()) -> Discove
     if locations.root_prefix is not None and is_environment(locations.root_prefix):
         add(locations.root_prefix, "root prefix")
     for registry in locations.environments_txt:
-        prefixes, problem = read_environments_txt(registry)
+        prefixes, problem, owner = read_registry(registry)
         if problem:
             result.problems.append(problem)
             doubt(registry, "the environments it lists are")
-        owner = _owner(registry) if prefixes else None
         foreign = me is not None and owner is not None and owner != me
         for prefix in prefixes:
             if foreign and _through_proc(prefix):

@@ -50,7 +50,6 @@ from .cache_plan import (
     LeftoverFacts,
     freed,
     judge_leftover,
-    merge_stats,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
@@ -65,6 +64,7 @@ from .caches import (
     own_trash_folder,
     strip_tarball_suffix,
     trash_name,
+    tree_stats,
 )
 from .envs import discover
 from .locations import Locations, keep_pattern
@@ -94,10 +94,18 @@ class TrashUnusable(OSError):
     """The trash folder cannot be used safely: nothing is moved into it."""
 
 
+_O_PATH = getattr(os, "O_PATH", 0)
+
+
 def _open_dir(name: str, dir_fd: int | None, make_writable: bool = True) -> int:
     """Open the folder ``name`` (relative to ``dir_fd``) without following a symlink; a folder
     of ours that we may not write or search is given those rights through the descriptor."""
-    fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        if not (make_writable and _O_PATH and _let_us_read(name, dir_fd)):
+            raise
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         me = euid()
@@ -107,6 +115,28 @@ def _open_dir(name: str, dir_fd: int | None, make_writable: bool = True) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _let_us_read(name: str, dir_fd: int | None) -> bool:
+    """A folder of ours we may not even read (mode 000): it cannot be opened to ``fchmod`` it,
+    so it is opened as a bare reference (Linux's ``O_PATH``, which needs no rights on it, and
+    never follows a symlink here) and given the rights through that reference's own
+    ``/proc/self/fd`` entry: the very folder opened, whatever its path has become since."""
+    try:
+        ref = os.open(name, _O_PATH | os.O_NOFOLLOW | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0),
+                      dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(ref)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != euid():
+            return False
+        os.chmod(f"/proc/self/fd/{ref}", stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(ref)
 
 
 def delete_at(parent_fd: int, name: str) -> None:
@@ -166,8 +196,9 @@ def delete_at(parent_fd: int, name: str) -> None:
 class Trash:
     """One cache's trash folder for this user, opened once; every operation is relative to it."""
 
-    def __init__(self, cache_real: Path) -> None:
+    def __init__(self, cache_real: Path, identity: tuple[int, int] | None = None) -> None:
         self.cache_real = cache_real
+        self.identity = identity  # the cache folder the scan listed: nothing is moved in any other
         self.uid = euid()
         self._cache_fd: int | None = None
         self._top_fd: int | None = None
@@ -192,7 +223,14 @@ class Trash:
 
     def _cache(self) -> int:
         if self._cache_fd is None:
-            self._cache_fd = os.open(self.cache_real, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            # the resolved path, so its last part is no symlink; and the folder the scan saw
+            fd = os.open(self.cache_real, _DIR_FLAGS)
+            st = os.fstat(fd)
+            if self.identity is not None and (st.st_dev, st.st_ino) != self.identity:
+                os.close(fd)
+                raise TrashUnusable(errno.ESTALE, "is not the folder the scan listed (replaced since?); nothing "
+                                    "is moved or deleted in it. Rerun the prune", str(self.cache_real))
+            self._cache_fd = fd
         return self._cache_fd
 
     def _open_or_make(self, dir_fd: int, name: str, private: bool) -> int:
@@ -255,6 +293,14 @@ class Trash:
         self._locks[name] = fd
         return None
 
+    def held(self, name: str) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the lock file ``name`` while we hold its lock; None otherwise."""
+        fd = self._locks.get(name)
+        if fd is None:
+            return None
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ino
+
     def release(self, name: str | None = None) -> None:
         """Let go of one lock (or of all)."""
         for key in [name] if name is not None else list(self._locks):
@@ -300,6 +346,10 @@ class Trash:
         delete_at(self._own(), trashed)
 
     # -- reading ------------------------------------------------------------------------------
+
+    def stats_of(self, trashed: str, into: TreeStats) -> TreeStats:
+        """The figures of a trash item, walked from the trash folder opened once."""
+        return tree_stats(self.path / trashed, into, dir_fd=self._own())
 
     def complete(self, trashed: str) -> bool:
         """A trashed entry still holds every file its ``info/paths.json`` lists (a tarball is one
@@ -400,7 +450,9 @@ def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> st
     """A file of the entry gained a hardlink since the scan: something linked it meanwhile."""
     if stats is None:
         return None
-    now = merge_stats([trash.path / t for t in trashed])
+    now = TreeStats()
+    for t in trashed:
+        trash.stats_of(t, into=now)
     before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
     for key, (_, nlink, _, where) in now.inodes.items():  # files with more than one link now
         if key in stats.single or nlink > before.get(key, nlink):
@@ -425,7 +477,7 @@ def execute_plan(
     def trash_of(cache: PackageCache) -> Trash:
         trash = trashes.get(str(cache.real))
         if trash is None:
-            trash = trashes[str(cache.real)] = Trash(cache.real)
+            trash = trashes[str(cache.real)] = Trash(cache.real, cache.identity)
         return trash
 
     try:
@@ -448,7 +500,7 @@ def tidy_trash(plan: CachePlan, trash_of: Callable[[PackageCache], Trash] | None
             if trash_of is not None:
                 trash_of(cache).tidy()
             else:
-                trash = Trash(cache.real)
+                trash = Trash(cache.real, cache.identity)
                 own.append(trash)
                 trash.tidy()
         except OSError:
@@ -482,7 +534,7 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
             if busy:
                 result.restored.append((d, busy))
                 continue
-            for path in sorted(d.paths, key=lambda p: p.is_dir()):  # tarballs first
+            for path in sorted(d.paths, key=lambda p: p == d.entry.folder):  # tarballs first
                 done.append((path.name, trash.move_in(path.name, d.entry.identity.get(path.name))))
         except OSError as exc:
             for original, trashed in reversed(done):
@@ -513,11 +565,13 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
                 moved.remove((d, trash, done))
         for d, trash, done in moved:
             # the entry's lock file goes with its folder (a tarball alone leaves the folder, and its lock)
-            if d.code != TARBALL and d.entry.folder is not None:
+            # only the lock file we hold: one made since belongs to an installer that just started
+            held = trash.held(entry_lock(d)) if d.code != TARBALL and d.entry.folder is not None else None
+            if held is not None:
                 try:
-                    done.append((entry_lock(d), trash.move_in(entry_lock(d))))
+                    done.append((entry_lock(d), trash.move_in(entry_lock(d), held)))
                 except OSError:
-                    pass  # none, or one we cannot move: it stays, and rattler re-creates it anyway
+                    pass  # one we cannot move: it stays, and rattler re-creates it anyway
     for trash in {id(t): t for _, t, _ in moved}.values():
         trash.release()  # deleting needs no lock: nothing links from the trash
 
@@ -538,16 +592,18 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
     # use or on the keep-list (then it goes back, whole)
     if plan.leftovers:
         index = _current_users(locations, search_paths, plan.caches)
-        for cache, item, stats in plan.leftovers:
+        for cache, item, _ in plan.leftovers:
             original = original_name(item.name) or item.name
             dist = strip_tarball_suffix(original, TARBALL_SUFFIXES) or original
             entry = CacheEntry(cache=cache.path, dist=dist)
-            verdict = judge_leftover(LeftoverFacts(
-                entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, locations.keep),
-                outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
-            ))
             try:
                 trash = trash_of(cache)
+                stats = trash.stats_of(item.name, TreeStats())  # now, and through the trash's descriptor
+                verdict = judge_leftover(LeftoverFacts(
+                    entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, locations.keep),
+                    outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
+                    unreadable=stats.errors[0].message if stats.errors else None,
+                ))
                 if verdict.action == KEEP:
                     # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
                     # it, and conda would link from an incomplete entry); a refilled slot needs no copy

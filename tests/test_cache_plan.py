@@ -132,6 +132,7 @@ def test_a_symlinked_entry_folder_is_left_alone() -> None:
     ({"users": (user(LINK_HARDLINK),)}, KEEP, IN_USE),
     ({"keep_match": "numpy"}, KEEP, KEEP_LIST),
     ({"outside_link": True}, KEEP, OUTSIDE_HARDLINK),
+    ({"unreadable": "Permission denied", "outside_link": True}, KEEP, UNREADABLE),
     ({"users": (user(LINK_HARDLINK),), "keep_match": "numpy", "outside_link": True}, KEEP, IN_USE),
 ])
 def test_a_leftover_is_finished_unless_it_is_wanted_again(change: dict, action, code) -> None:

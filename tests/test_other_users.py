@@ -74,6 +74,38 @@ def test_a_line_through_proc_in_another_users_registry_is_not_trusted(victim: In
 
 
 @needs_root
+def test_a_registry_flipped_after_its_read_keeps_the_owner_of_what_was_read(victim: Installation, monkeypatch) -> None:
+    """Another user's environments.txt is a symlink to their own file, which lists a path
+    through /proc; right after it is read, they point the link at a file root owns. The lines
+    read are theirs, and stay untrusted."""
+    from conda_prune import envs
+
+    decoy = victim.root / "hidden" / "decoy"
+    theirs = _registry(victim.root / "attacker" / "real.txt", f"/proc/self/root{decoy}")
+    os.chown(theirs, 65534, 65534)
+    roots = _registry(victim.root / "attacker" / "roots.txt", "# nothing")
+    registry = victim.root / "attacker" / "environments.txt"
+    registry.symlink_to(theirs)
+    for name in ("read_fd", "read_bytes"):  # whichever reads the file: flip right after it
+        real = getattr(envs, name, None)
+        if real is None:
+            continue
+
+        def read_then_flip(*args, _real=real, **kwargs):  # type: ignore[no-untyped-def]
+            data = _real(*args, **kwargs)
+            if registry.is_symlink() and registry.resolve() == theirs.resolve():
+                registry.unlink()
+                registry.symlink_to(roots)
+            return data
+
+        monkeypatch.setattr(envs, name, read_then_flip)
+    locations = dataclasses.replace(victim.locations(), environments_txt=(registry, *victim.locations().environments_txt))
+    plan = plan_cache_prune(locations)
+    assert not any("decoy" in str(e.prefix) for e in plan.discovery.environments)
+    assert any("not trusted" in str(p) for p in plan.problems if p.path == registry)
+
+
+@needs_root
 def test_another_users_line_never_replaces_the_owners_listing(victim: Installation) -> None:
     v = victim.envs_dir / "v"
     for dirpath, dirnames, filenames in os.walk(v):

@@ -88,6 +88,67 @@ def test_read_only_folders_of_ours_are_deleted(tmp_path: Path) -> None:
     assert not (tmp_path / "entry").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "O_PATH"), reason="needs Linux's O_PATH")
+def test_a_folder_of_ours_we_may_not_even_read_is_deleted(tmp_path: Path) -> None:
+    """Mode 000 on a folder of ours: root reads it anyway, so this runs as an unprivileged user."""
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv, to run as an unprivileged user")
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="conda-prune-test-"))  # a folder the user can reach
+    _tree(root / "entry")
+    os.chmod(root / "entry" / "share", 0o000)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            os.lchown(name, 65534, 65534)
+    code = ("import os, sys; from conda_prune.removal import delete_at; "
+            "fd = os.open(sys.argv[1], os.O_RDONLY); delete_at(fd, 'entry')")
+    repo = str(Path(removal.__file__).resolve().parents[1])
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                           code, str(root)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": repo})
+    try:
+        assert done.returncode == 0, done.stderr
+        assert not (root / "entry").exists()
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(root)], check=False)
+        shutil.rmtree(root)
+
+
+def test_a_trash_folder_swapped_after_it_was_opened_is_not_what_is_counted(tmp_path: Path) -> None:
+    """The check for a hardlink gained during the prune walks the trash item through the trash
+    folder opened once: a decoy put under the same path later is not what it reads."""
+    from conda_prune.caches import tree_stats
+    from conda_prune.removal import _links_grew
+
+    cache = tmp_path / "pkgs"
+    _tree(cache / "a-1-0")
+    before = tree_stats(cache / "a-1-0")
+    with Trash(cache) as trash:
+        moved = trash.move_in("a-1-0")
+        os.rename(cache / TRASH_DIR, tmp_path / "moved-away")
+        decoy = cache / TRASH_DIR / str(os.geteuid()) / moved
+        _tree(decoy)
+        os.link(decoy / "top.txt", tmp_path / "extra-link")  # the decoy's file has two links
+        assert _links_grew(trash, [moved], before) is None
+        assert trash.stats_of(moved, removal.TreeStats()).files == before.files
+
+
+def test_a_cache_replaced_since_the_scan_gets_nothing_moved(tmp_path: Path) -> None:
+    cache = tmp_path / "pkgs"
+    _tree(cache / "a-1-0")
+    scanned = scan_cache(cache)
+    os.rename(cache, tmp_path / "old-pkgs")
+    _tree(cache / "a-1-0")  # a new folder under the cache's name
+    with Trash(scanned.real, scanned.identity) as trash, pytest.raises(TrashUnusable, match="not the folder the scan"):
+        trash.move_in("a-1-0")
+    assert (cache / "a-1-0" / "top.txt").exists() and (tmp_path / "old-pkgs" / "a-1-0" / "top.txt").exists()
+
+
 def test_symlink_target_survives_deleting_the_link(tmp_path: Path, outside: Path) -> None:
     (tmp_path / "link").symlink_to(outside)
     fd = os.open(tmp_path, os.O_RDONLY)
@@ -258,7 +319,8 @@ def test_a_file_with_one_link_that_gains_one_during_the_prune_is_seen(tmp_path: 
     (entry / "lib.so").write_bytes(b"x" * 5000)
     stats = tree_stats(entry)
     assert not stats.inodes and len(stats.single) == 2 and stats.single_bytes > 0
-    fake = SimpleNamespace(path=trash)
+    fd = os.open(trash, os.O_RDONLY | os.O_DIRECTORY)
+    fake = SimpleNamespace(path=trash, stats_of=lambda t, into: tree_stats(trash / t, into, dir_fd=fd))
     assert _links_grew(fake, [entry.name], stats) is None  # type: ignore[arg-type]
     os.link(entry / "lib.so", tmp_path / "elsewhere.so")
     assert "lib.so gained a hardlink" in (_links_grew(fake, [entry.name], stats) or "")  # type: ignore[arg-type]
