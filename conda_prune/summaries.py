@@ -39,7 +39,7 @@ Fields = tuple[str, str, str, "int | None", "str | None", "str | None"]  # name,
 
 
 def default_path() -> Path:
-    from .appscan.cache import default_cache_dir
+    from .cachedir import default_cache_dir
 
     return default_cache_dir() / f"records-v{VERSION}.json"
 

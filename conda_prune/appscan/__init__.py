@@ -6,7 +6,8 @@ not read (a :class:`ScanProblem`). It knows nothing about environments; mapping 
 packages is :mod:`conda_prune.env_prune`'s job. Results are cached per file (see
 :mod:`.cache`), so a second run on an unchanged tree reads only the cache.
 
-This package imports nothing outside the standard library (and :mod:`conda_prune.safeio`).
+This package imports nothing outside the standard library (and :mod:`conda_prune.safeio`,
+:mod:`conda_prune.cachedir`).
 """
 
 from __future__ import annotations

@@ -12,26 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from ..cachedir import default_cache_dir  # noqa: F401 - where the scanners find it
 from .types import ScanProblem, Use
 
 #: bump when what a scanner finds changes, so older entries are not reused
 SCANNER_VERSION = 9
-
-
-def default_cache_dir() -> Path:
-    env = os.environ
-    if env.get("CONDA_PRUNE_CACHE_DIR"):
-        return Path(env["CONDA_PRUNE_CACHE_DIR"])
-    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "conda-prune" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "conda-prune"
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "conda-prune"
 
 
 def cache_file(cache_dir: Path, root: Path) -> Path:
