@@ -114,26 +114,28 @@ def read_references(
     return index
 
 
-def _listing(folder: str, summaries: RecordSummaries | None) -> tuple[list[str], list[tuple[str, str]]] | None:
-    """A folder's subfolders and (name, target) of its symlinks; None when it cannot be read.
-    With ``summaries``, an unchanged folder is not listed again."""
+def _listing(folder: str, summaries: RecordSummaries | None, env: str, rel: str,
+             ) -> tuple[list[str], list[list[str]]] | None:
+    """A folder's subfolders and [name, target] of its symlinks; None when it cannot be read.
+    With ``summaries``, an unchanged folder is not listed again (``env``, ``rel``: the
+    environment walked and the folder relative to it, how the summaries know it)."""
     st = None
     if summaries is not None:
         try:
             st = os.lstat(folder)
         except OSError:
             return None
-        kept = summaries.get_dir(folder, st)
+        kept = summaries.get_dir(env, rel, st)
         if kept is not None:
             return kept
     subdirs: list[str] = []
-    links: list[tuple[str, str]] = []
+    links: list[list[str]] = []
     try:
         with os.scandir(folder) as it:
             for child in it:
                 try:
                     if child.is_symlink():
-                        links.append((child.name, os.readlink(child.path)))
+                        links.append([child.name, os.readlink(child.path)])
                     elif child.is_dir(follow_symlinks=False):
                         subdirs.append(child.name)
                 except OSError:
@@ -141,7 +143,7 @@ def _listing(folder: str, summaries: RecordSummaries | None) -> tuple[list[str],
     except OSError:
         return None
     if summaries is not None and st is not None:
-        summaries.put_dir(folder, st, subdirs, links)
+        summaries.put_dir(env, rel, st, subdirs, links)
     return subdirs, links
 
 
@@ -164,10 +166,12 @@ def symlinks_into_caches(
     envs = discovery.environments
     for n, env in enumerate(envs):
         progress("looking for symlinks into caches", n, len(envs))
-        stack = [str(env.prefix)]
+        top = str(env.prefix)
+        sep = os.sep
+        stack = [(top, "")]
         while stack:
-            current = stack.pop()
-            listing = _listing(current, summaries)
+            current, rel = stack.pop()
+            listing = _listing(current, summaries, top, rel)
             if listing is None:
                 continue
             subdirs, links = listing
@@ -179,9 +183,9 @@ def symlinks_into_caches(
                         found.setdefault((cache_real, entry), os.path.join(current, name))
                         break
             for name in subdirs:
-                path = os.path.join(current, name)
+                path = f"{current}{sep}{name}"  # a name from a listing: no separator, never absolute
                 if path in skip or name == "conda-meta":
                     continue  # other environments, caches: scanned on their own
-                stack.append(path)
+                stack.append((path, f"{rel}/{name}" if rel else name))
     progress("looking for symlinks into caches", len(envs), len(envs))
     return found

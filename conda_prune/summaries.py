@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .safeio import RECORD_LIMIT, read_bytes, write_json_atomically
 
-VERSION = 1
+VERSION = 2  # 2: folders kept per environment, by their path relative to it
 GRANULARITY_NS = 2_000_000_000
 
 Key = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
@@ -55,8 +55,8 @@ class RecordSummaries:
         self.path = path
         self._old: dict[str, dict[str, list]] = {}
         self._new: dict[str, dict[str, list]] = {}
-        self._old_dirs: dict[str, list] = {}
-        self._new_dirs: dict[str, list] = {}
+        self._old_dirs: dict[str, dict[str, list]] = {}  # environment -> relative folder -> its listing
+        self._new_dirs: dict[str, dict[str, list]] = {}
         self._written_ns = 0
         self.hits = self.misses = 0
         if path is not None:
@@ -96,23 +96,31 @@ class RecordSummaries:
     def _recent(self, st: os.stat_result) -> bool:
         return max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - GRANULARITY_NS
 
-    def get_dir(self, path: str, st: os.stat_result) -> tuple[list[str], list[tuple[str, str]]] | None:
-        """A folder's subfolders and (name, target) of its symlinks, while it is unchanged."""
-        entry = self._old_dirs.get(path)
-        key = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
-        if (not isinstance(entry, list) or len(entry) != 3 or entry[0] != key or self._recent(st)
-                or not isinstance(entry[1], list) or not all(isinstance(d, str) for d in entry[1])
-                or not isinstance(entry[2], list)
-                or not all(isinstance(x, list) and len(x) == 2 and all(isinstance(v, str) for v in x) for x in entry[2])):
+    def get_dir(self, env: str, rel: str, st: os.stat_result) -> tuple[list[str], list[list[str]]] | None:
+        """A folder's subfolders and [name, target] of its symlinks, while it is unchanged.
+        ``env``: the environment walked; ``rel``: the folder, relative to it ("" for itself)."""
+        # called once per folder of every environment: checks in the order that fails fastest
+        old = self._old_dirs.get(env)
+        entry = old.get(rel) if type(old) is dict else None
+        mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+        if (type(entry) is not list or len(entry) != 6 or entry[2] != mtime or entry[3] != ctime
+                or entry[1] != st.st_ino or entry[0] != st.st_dev
+                or (mtime if mtime > ctime else ctime) >= self._written_ns - GRANULARITY_NS):
+            self.misses += 1
+            return None
+        subdirs, links = entry[4], entry[5]
+        if (type(subdirs) is not list or type(links) is not list
+                or (subdirs and not all(type(d) is str for d in subdirs))
+                or (links and not all(type(x) is list and len(x) == 2 and type(x[0]) is str and type(x[1]) is str
+                                      for x in links))):
             self.misses += 1
             return None
         self.hits += 1
-        self._new_dirs[path] = entry
-        return entry[1], [(name, target) for name, target in entry[2]]
+        self._new_dirs.setdefault(env, {})[rel] = entry
+        return subdirs, links
 
-    def put_dir(self, path: str, st: os.stat_result, subdirs: list[str], links: list[tuple[str, str]]) -> None:
-        self._new_dirs[path] = [[st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns], subdirs,
-                                [list(x) for x in links]]
+    def put_dir(self, env: str, rel: str, st: os.stat_result, subdirs: list[str], links: list[list[str]]) -> None:
+        self._new_dirs.setdefault(env, {})[rel] = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, subdirs, links]
 
     def save(self) -> None:
         """Write what this run used (atomically); forgets environments and records that are gone."""

@@ -11,7 +11,7 @@ from builder import Installation
 
 from conda_prune import summaries as summaries_module
 from conda_prune.cache_plan import IN_USE, UNUSED, plan_cache_prune
-from conda_prune.summaries import RecordSummaries
+from conda_prune.summaries import VERSION, RecordSummaries
 
 
 def _age(prefix: Path, monkeypatch, seconds: int = 3600) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ def test_a_corrupt_or_foreign_summary_file_is_ignored_and_rewritten(inst: Instal
     for bad in (json.dumps(doc)[:-5], "[1, 2]", json.dumps({**doc, "version": 99})):
         path.write_text(bad)
         assert decisions(_plan(inst, path))["a-1.0-0"] == ("keep", IN_USE)
-        assert json.loads(path.read_text())["version"] == 1  # rewritten
+        assert json.loads(path.read_text())["version"] == VERSION  # rewritten
     path.write_text(json.dumps(doc))
     os.chmod(path, 0o666)  # others may write it: not trusted
     assert decisions(_plan(inst, path))["a-1.0-0"] == ("keep", IN_USE)
@@ -102,6 +102,6 @@ def test_a_new_symlink_into_the_cache_is_seen_on_the_next_run(inst: Installation
     path = tmp_path / "records.json"
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("remove", UNUSED)
     share = prefix / "share"
-    assert RecordSummaries(path).get_dir(str(share), os.lstat(share)) is not None  # kept for the next run
+    assert RecordSummaries(path).get_dir(str(prefix), "share", os.lstat(share)) is not None  # kept for the next run
     (share / "into-b").symlink_to(inst.pkgs / "b-1.0-0" / "info")
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("keep", OUTSIDE_SYMLINK)
