@@ -7,14 +7,15 @@ caches, the rest of this module:
 A cache entry leaves in two steps. First one ``rename`` moves it into this user's trash
 folder, ``<cache>/.conda-prune-trash/<uid>/``: conda never looks there, so from that instant
 the entry is gone for conda, whole. Then it is deleted. A kill between the two leaves trash
-that the next run of the same user finishes (:mod:`cache_prune` decides whether it is
-finished or put back).
+that the next run of the same user finishes (:func:`cache_plan.judge_leftover` decides
+whether it is finished or put back).
 
 Another user who can write inside a shared cache (a group-writable cache on an HPC system)
 may swap a folder for a symlink at any moment. So nothing here resolves a path inside the
 cache twice:
 
-* the cache folder is opened once; the trash folders are opened relative to it with
+* the cache folder is opened once, and must be the folder the scan listed (device and
+  inode); the trash folders are opened relative to it with
   ``O_NOFOLLOW`` and must be real folders; ours must be owned by us and writable by nobody
   else, so nobody else can put anything into it;
 * an entry is renamed relative to those descriptors, and its device and inode are compared
@@ -23,7 +24,9 @@ cache twice:
 * deletion opens every folder once, with ``O_NOFOLLOW``, relative to its parent's descriptor,
   lists it through that descriptor and unlinks its children relative to it; a read-only
   folder of ours is made writable with ``fchmod`` on the open descriptor. A child swapped for
-  a symlink after the listing is unlinked as a link; what it points to is never touched.
+  a symlink after the listing is unlinked as a link; what it points to is never touched;
+* what is read of a trash item before it is deleted (its figures, whether it is whole) is read
+  through the trash folder's descriptor too.
 
 ``shutil.rmtree`` is not used: its error hooks receive paths, so making a read-only folder
 writable there would resolve the path again, and its descriptor form needs Python 3.11.
