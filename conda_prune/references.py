@@ -176,7 +176,10 @@ def symlinks_into_caches(
                 continue
             subdirs, links = listing
             for name, target in links:
-                resolved = os.path.normpath(os.path.join(current, target))
+                if target[:1] == sep and f"{sep}." not in target and sep * 2 not in target:
+                    resolved = target  # absolute and already normal (conda writes its softlinks so)
+                else:
+                    resolved = os.path.normpath(os.path.join(current, target))
                 for root, cache_real in roots:
                     if resolved.startswith(root):
                         entry = resolved[len(root):].split(os.sep, 1)[0]

@@ -159,6 +159,27 @@ def test_symlink_from_a_scanned_environment_keeps_an_unreferenced_entry(inst: In
     assert d.evidence.endswith("hand-made-link")
 
 
+@pytest.mark.parametrize("spelling", ["absolute", "relative", "dot-dot", "dot", "double-slash", "trailing-slash"])
+def test_every_spelling_of_a_symlink_into_an_entry_is_seen(inst: Installation, spelling: str) -> None:
+    inst.package("seen", size=10_000)
+    inst.package("other", size=10_000)
+    prefix = inst.create_env("e", ["seen"])
+    entry = inst.extract_to_cache(inst.packages["other-1.0-0"])
+    (prefix / "lib").mkdir(exist_ok=True)
+    target = str(entry / "share" / "other" / "payload.bin")
+    target = {
+        "absolute": target,
+        "relative": os.path.relpath(target, prefix / "lib"),
+        "dot-dot": str(entry / "share" / ".." / "share" / "other" / "payload.bin"),
+        "dot": str(entry / "." / "share"),
+        "double-slash": str(entry).replace(os.sep + "other-", os.sep * 2 + "other-"),
+        "trailing-slash": str(entry / "share") + os.sep,
+    }[spelling]
+    os.symlink(target, prefix / "lib" / "hand-made-link")
+    d = next(d for d in plan_cache_prune(inst.locations()).decisions if d.entry.dist == "other-1.0-0")
+    assert (d.action, d.code) == ("keep", OUTSIDE_SYMLINK), target
+
+
 def test_metadata_only_and_self_hardlinked_packages(inst: Installation, monkeypatch, capsys) -> None:
     inst.package("blas-variant", metadata_only=True)
     inst.package("unused-mutex", metadata_only=True)
