@@ -10,7 +10,8 @@ doubt) was removed:
 * ``prune --app FILE`` naming one such file directly, not a folder to walk;
 * a ``conda-meta/history`` spec line of 1,100,000 minus signs;
 * an application file the user running the prune cannot read;
-* rich markup in the application's ``import_module(...)`` calls.
+* rich markup in the application's ``import_module(...)`` calls;
+* ``why-used --all-envs`` with an environment folder named with terminal escapes.
 """
 
 from __future__ import annotations
@@ -246,3 +247,35 @@ def test_markup_in_import_module(request, workdir: Path, who: User) -> None:
            1, "exit 0 for `prune --app --dry-run` and why-used; no markup error; shown literally: "
            "import_module('[/x]' + name), import_module('[bold]x' + name) (a literal `[bold]x` is no module name: "
            "not listed)", who.label)
+
+
+# -- 7. why-used --all-envs and an environment folder named with terminal escapes ----------------------
+
+HOSTILE_ENV = "there\x1b]0;pwned\x07\x1b[2J"
+
+
+def test_not_found_line_with_hostile_environment_name(request, workdir: Path, who: User) -> None:
+    inst = Installation(workdir / "inst")
+    inst.package("tiny", "1.0", "0")
+    inst.package("numpyx", "1.0", "0")
+    here = inst.create_env("here", ["tiny"])
+    inst.create_env(HOSTILE_ENV, ["numpyx"])
+    if who.uid != 0:
+        chown_tree(workdir, who)
+    frontends = ["script", "conda"] if HAVE_CONDA else ["script"]
+    shown = HOSTILE_ENV.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+    said = ""
+    for frontend in frontends:
+        result = run(inst, who, "numpyx", "-p", str(here), "--all-envs", subcommand="why-used",
+                     frontend=frontend, timeout=TIMEOUT)
+        assert_clean_stderr(result.err)
+        assert result.code == 1, result.err + result.out
+        printed = result.out + result.err
+        raw = [c for c in ("\x1b", "\x07") if c in printed]
+        assert not raw, f"raw control characters reached the terminal ({frontend}): {printed!r}"
+        lines = [line for line in result.err.splitlines() if "is not installed in" in line]
+        assert lines and shown in lines[0], f"{frontend}: {result.err!r}"
+        said = lines[0]
+    record(request, "`why-used PKG -p ENV --all-envs`: PKG only in an environment folder named with terminal escapes"
+           + (" (script and conda)" if HAVE_CONDA else ""), 1,
+           f"exit 1; no raw escape printed; says: {_short(said, inst.root)}", who.label)
