@@ -11,13 +11,16 @@ doubt) was removed:
 * a ``conda-meta/history`` spec line of 1,100,000 minus signs;
 * an application file the user running the prune cannot read;
 * rich markup in the application's ``import_module(...)`` calls;
-* ``why-used --all-envs`` with an environment folder named with terminal escapes.
+* ``why-used --all-envs`` with an environment folder named with terminal escapes;
+* ``--tarballs`` with another user's tarball, and in a cache the user may not write;
+* leftovers of an interrupted prune: on the keep-list, and in a cache the user may not write.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,15 +28,22 @@ import pytest
 from builder import Installation
 from conftest import HAVE_CONDA
 
-from conda_prune.caches import TRASH_DIR
+from conda_prune.caches import TRASH_DIR, own_trash_folder, trash_name
 
+from .installs import many_files, small_installation
 from .support import (
     Result,
     User,
     assert_clean_stderr,
     chown_tree,
+    diff_snapshots,
+    env_fingerprint,
+    incomplete_entries,
     record,
     run,
+    snapshot,
+    trash_items,
+    verify_env,
 )
 
 pytestmark = pytest.mark.safety
@@ -279,3 +289,209 @@ def test_not_found_line_with_hostile_environment_name(request, workdir: Path, wh
     record(request, "`why-used PKG -p ENV --all-envs`: PKG only in an environment folder named with terminal escapes"
            + (" (script and conda)" if HAVE_CONDA else ""), 1,
            f"exit 1; no raw escape printed; says: {_short(said, inst.root)}", who.label)
+
+
+# -- cache installations -----------------------------------------------------------------------------
+
+
+def _cache_installation(workdir: Path) -> Installation:
+    inst = small_installation(workdir / "inst")
+    shutil.rmtree(inst.root / "stage")  # build leftovers: nothing a prune looks at
+    inst.condarc()  # written on first use: before any snapshot
+    tarball = inst.pkgs / "used-1.0-0.conda"
+    if not tarball.exists():
+        shutil.copy2(inst.packages["used-1.0-0"].path, tarball)
+    return inst
+
+
+def _fingerprints(inst: Installation) -> dict[str, dict[str, str]]:
+    return {env: env_fingerprint(inst.envs_dir / env) for env in ("e", "s")}
+
+
+def _cache_problems(inst: Installation, fingerprints: dict[str, dict[str, str]]) -> list[str]:
+    problems = incomplete_entries(inst.pkgs)
+    for env, fp in fingerprints.items():
+        problems += verify_env(inst.envs_dir / env, fp)
+    for dist in ("used-1.0-0", "linked-1.0-0"):
+        if not (inst.pkgs / dist / "info" / "index.json").is_file():
+            problems.append(f"{dist} (in use) was removed")
+    return problems
+
+
+def _read_only_mount(pkgs: Path) -> list[str]:
+    """The prune runs with the cache bind-mounted read-only (root passes every mode check)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to mount a read-only filesystem")
+    return ["unshare", "-m", "sh", "-c",
+            f'mount --bind "{pkgs}" "{pkgs}" && mount -o remount,bind,ro "{pkgs}" && exec "$@"', "sh"]
+
+
+def _cache_run(inst: Installation, who: User, *args: str, wrap: list[str] | None = None) -> Result:
+    result = run(inst, who, *args, timeout=TIMEOUT, wrap=wrap)
+    assert_clean_stderr(result.err)
+    return result
+
+
+# -- 6. --tarballs with another user's tarball, and in a cache the user may not write -----------------
+
+
+def test_tarball_owned_by_root(request, workdir: Path, unprivileged: User) -> None:
+    inst = _cache_installation(workdir)
+    chown_tree(workdir, unprivileged)
+    tarball = inst.pkgs / "used-1.0-0.conda"
+    os.lchown(tarball, 0, 0)  # the user's own entry in use, with root's tarball beside it
+    fingerprints = _fingerprints(inst)
+    before = snapshot(inst.root)
+    dry = _cache_run(inst, unprivileged, "--tarballs", "--dry-run")
+    assert dry.code == 0, dry.err + dry.out
+    assert not diff_snapshots(before, snapshot(inst.root)), "the dry run changed something"
+    real = _cache_run(inst, unprivileged, "--tarballs", "--yes", "-v")
+    assert real.code == 0, real.err + real.out
+    problems = _cache_problems(inst, fingerprints)
+    if not tarball.is_file():
+        problems.append("root's tarball was deleted")
+    if os.path.lexists(inst.pkgs / "spare-1.0-0"):
+        problems.append("spare-1.0-0 (the user's, unused) still there")
+    said = [line for line in real.out.splitlines() if "used-1.0-0" in line and "owned by root" in line]
+    if not said:
+        problems.append(f"no line says the tarball is owned by root:\n{real.out}")
+    record(request, "`--tarballs` with a root-owned tarball beside the user's own entry in use (run as the "
+           "unprivileged user; as root: `tarball-other-owner`)", 1,
+           f"exit {real.code}; the tarball stays; unused entry removed; says: {_short(said[0], inst.root) if said else ''}",
+           unprivileged.label)
+    assert not problems, problems
+
+
+def test_tarballs_in_a_cache_the_user_may_not_write(request, workdir: Path, who: User) -> None:
+    inst = _cache_installation(workdir)
+    if who.uid != 0:
+        chown_tree(workdir, who)
+        os.chmod(inst.pkgs, 0o555)
+        wrap = None
+    else:
+        wrap = _read_only_mount(inst.pkgs)
+    fingerprints = _fingerprints(inst)
+    before = snapshot(inst.root)
+    dry = _cache_run(inst, who, "--tarballs", "--dry-run", wrap=wrap)
+    assert dry.code == 0, dry.err + dry.out
+    real = _cache_run(inst, who, "--tarballs", "--yes", "-v", wrap=wrap)
+    assert real.code == 0, real.err + real.out
+    os.chmod(inst.pkgs, 0o755)
+    problems = _cache_problems(inst, fingerprints)
+    problems += [f"changed by a run: {c}" for c in diff_snapshots(before, snapshot(inst.root))
+                 if c != f"changed: {inst.pkgs}"]  # its mode, set back above
+    reason = "the cache is not writable by you" if who.uid else "the cache is on a read-only filesystem"
+    lines = real.out.splitlines()
+    said = {
+        "the cache": [line for line in lines if line.strip() == f"left alone: {reason}"],
+        "the unused entry": [line for line in lines if "spare-1.0-0" in line and reason in line],
+        "the tarball in use": [line for line in lines if "used-1.0-0:" in line and f"its tarball stays: {reason}" in line],
+    }
+    problems += [f"no line says {what} is kept ({reason}):\n{real.out}" for what, found in said.items() if not found]
+    how = "mode 555, as the user" if who.uid else "a read-only bind mount, as root"
+    shown = said["the tarball in use"][0] if said["the tarball in use"] else ""
+    record(request, "`--tarballs` in a cache the user may not write (mode 555 as the user, a read-only mount as root)",
+           1, f"exit {real.code}; nothing removed ({how}): the unused entry kept, every tarball stays; "
+           f"says: left alone: {reason}; {_short(shown, inst.root)}", who.label)
+    assert not problems, problems
+
+
+# -- 8. leftovers of an interrupted prune --------------------------------------------------------------
+
+
+def _leftover(inst: Installation, who: User, dist: str, partial: bool = False) -> Path:
+    """What a prune killed after its rename into the trash leaves (the name carries our marker);
+    ``partial``: killed while deleting it."""
+    own = own_trash_folder(inst.pkgs, who.uid)
+    own.mkdir(parents=True, exist_ok=True)
+    os.chmod(own.parent, 0o755)
+    os.chmod(own, 0o700)
+    left = own / trash_name(dist)
+    os.rename(inst.pkgs / dist, left)
+    if partial:
+        for f in sorted((left / "share").rglob("*.txt"))[::2]:
+            f.unlink()
+    return left
+
+
+LEFTOVER_CASES = {
+    # id: (row, part deleted before the kill, exit, what becomes of it)
+    "whole": ("a whole leftover of our interrupted prune whose package is on the keep-list", False, 0, "put back whole"),
+    "partial": ("a partly deleted leftover of our interrupted prune whose package is on the keep-list", True, 4,
+                "left in the trash, reported"),
+}
+
+
+@pytest.mark.parametrize("case", list(LEFTOVER_CASES))
+def test_keep_listed_leftover(request, workdir: Path, who: User, case: str) -> None:
+    title, partial, code, after = LEFTOVER_CASES[case]
+    inst = _cache_installation(workdir)
+    inst.package("keepme", files=many_files("keepme", 40))
+    inst.extract_to_cache(inst.packages["keepme-1.0-0"])
+    inst.condarc().write_text(inst.condarc().read_text() + "plugins:\n  prune_keep:\n    - keepme\n")
+    left = _leftover(inst, who, "keepme-1.0-0", partial)
+    if who.uid != 0:
+        chown_tree(workdir, who)
+    fingerprints = _fingerprints(inst)
+    before = snapshot(inst.root)
+    dry = _cache_run(inst, who, "--dry-run")
+    assert dry.code == 0, dry.err + dry.out
+    assert not diff_snapshots(before, snapshot(inst.root)), "the dry run changed something"
+    real = _cache_run(inst, who, "--yes")
+    assert real.code == code, real.err + real.out
+    problems = _cache_problems(inst, fingerprints)
+    entry = inst.pkgs / "keepme-1.0-0"
+    said = ""
+    if after == "put back whole":
+        if not (entry / "info" / "index.json").is_file():
+            problems.append(f"{entry} was not put back")
+        if os.path.lexists(left):
+            problems.append(f"{left} still there")
+        if os.path.lexists(inst.pkgs / TRASH_DIR):
+            problems.append(f"the trash is still there: {trash_items(inst.pkgs)}")
+    else:
+        if os.path.lexists(entry):
+            problems.append(f"{entry} put back incomplete")
+        if not (left / "info" / "index.json").is_file():
+            problems.append(f"{left} deleted")
+        lines = [line for line in real.out.splitlines() if "keepme-1.0-0" in line and "Reinstall" in line]
+        if not lines or str(left.parent) not in lines[0]:
+            problems.append(f"no line names the trash and says to reinstall:\n{real.out}")
+        said = lines[0] if lines else ""
+    record(request, title, 1, f"exit {real.code}; {after}" + (f"; says: {_short(said, inst.root)}" if said else ""),
+           who.label)
+    assert not problems, problems
+
+
+def test_leftover_in_a_cache_the_user_may_not_write(request, workdir: Path, who: User) -> None:
+    inst = _cache_installation(workdir)
+    left = _leftover(inst, who, "spare-1.0-0")
+    if who.uid != 0:
+        chown_tree(workdir, who)
+        os.chmod(inst.pkgs, 0o555)
+        wrap = None
+    else:
+        wrap = _read_only_mount(inst.pkgs)
+    fingerprints = _fingerprints(inst)
+    items = trash_items(inst.pkgs)
+    before = snapshot(inst.root)
+    dry = _cache_run(inst, who, "--dry-run", wrap=wrap)
+    assert dry.code == 0, dry.err + dry.out
+    real = _cache_run(inst, who, "--yes", wrap=wrap)
+    assert real.code == 0, real.err + real.out
+    os.chmod(inst.pkgs, 0o755)
+    problems = _cache_problems(inst, fingerprints)
+    problems += [f"changed by a run: {c}" for c in diff_snapshots(before, snapshot(inst.root))
+                 if c != f"changed: {inst.pkgs}"]  # its mode, set back above
+    if trash_items(inst.pkgs) != items or not (left / "info" / "index.json").is_file():
+        problems.append(f"the leftover was touched: {trash_items(inst.pkgs)}")
+    said = [line for line in _lines_naming(str(inst.pkgs), real.err, real.out)
+            if "interrupted prune" in line and "left alone" in line]
+    if not said:
+        problems.append(f"no problem line names the cache and its leftover:\n{real.err}\n{real.out}")
+    how = "mode 555, as the user" if who.uid else "a read-only bind mount, as root"
+    record(request, "a leftover of our interrupted prune in a cache the user may not write (mode 555 as the user, "
+           "a read-only mount as root)", 1,
+           f"exit {real.code}; the leftover is left alone ({how}); says: {_short(said[0], inst.root) if said else ''}",
+           who.label)
+    assert not problems, problems
