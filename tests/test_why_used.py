@@ -327,6 +327,18 @@ def test_all_envs_names_where_a_package_missing_here_is_installed(inst, run):
     assert err.strip().splitlines() == [f"numpy is not installed in {here} (installed in {inst.envs_dir / 'there'})"]
 
 
+@pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07", "\x1b[2J"], ids=["window-title", "clear-screen"])
+def test_the_not_found_line_shows_escapes_in_other_environments_paths(inst, run, hostile):
+    inst.package("tiny", "1.0", "0")
+    here = inst.create_env("here", ["tiny"])
+    science(inst, name=f"there{hostile}")
+    code, out, err = run("numpy", "-p", str(here), "--all-envs")
+    assert code == 1
+    assert "\x1b" not in err + out and "\x07" not in err + out
+    shown = str(inst.envs_dir / "there") + hostile.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+    assert err.strip().splitlines() == [f"numpy is not installed in {here} (installed in {shown})"]
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 

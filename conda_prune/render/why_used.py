@@ -25,7 +25,7 @@ from ..why import (
     Package,
     WhyUsedReport,
 )
-from .layout import print_line, print_text, print_trimmed, wrap_units, wrap_words
+from .layout import print_line, print_text, print_trimmed, visible, wrap_units, wrap_words
 from .words import human_bytes
 
 #: Packages listed per node of the tree (and per line of the summary) unless --all-paths.
@@ -280,13 +280,15 @@ def print_explanation(e: Explanation, report: WhyUsedReport, console: Console) -
 
 
 def not_found_line(item: NotFound, report: WhyUsedReport) -> str:
-    """One line: what is missing, near names, and where else it is installed."""
-    line = f"{item.pattern} is not installed in {report.prefix}"
+    """One line: what is missing, near names, and where else it is installed. Every name and
+    path in it is shown with its control characters escaped (see :func:`.layout.visible`): an
+    environment folder named with a terminal escape never reaches the terminal raw."""
+    line = f"{visible(item.pattern)} is not installed in {visible(str(report.prefix))}"
     if item.suggestions:
-        line += f"; did you mean {', '.join(item.suggestions)}?"
+        line += f"; did you mean {', '.join(visible(s) for s in item.suggestions)}?"
     if item.elsewhere:
         places = sorted({u.prefix for u in item.elsewhere})
-        line += f" (installed in {', '.join(places)})"
+        line += f" (installed in {', '.join(visible(p) for p in places)})"
     return line
 
 

@@ -268,6 +268,20 @@ def _foreign_registry(ctx: Ctx, line: str) -> None:
     os.chown(ctx.registry(), 65534, 65534)
 
 
+#: what discovery says of a line through /proc in another user's registry (not the owner check's
+#: "not owned by this file's owner", which the same line would get without the /proc check)
+THROUGH_PROC = "a path through another process's view of the filesystem: not trusted, skipped"
+
+
+def _proc_line_skipped(printed: str) -> list[str]:
+    problems = []
+    if THROUGH_PROC not in printed:
+        problems.append("the line through /proc was not reported as such")
+    if any("lists /proc/" in line and "which resolves to" in line for line in printed.splitlines()):
+        problems.append("the line through /proc was followed (judged by its target's owner)")
+    return problems
+
+
 def _hostile_names(ctx: Ctx) -> None:
     """An entry named with terminal escapes (an OSC 52 clipboard write, a cleared screen) and
     rich markup, and a record whose name holds the same."""
@@ -396,7 +410,8 @@ CASES = [
          extra=_foreign_kept),
     Case("registry-through-proc", "another user's `environments.txt` listing a path through `/proc/self/root`",
          lambda c: _foreign_registry(c, f"/proc/self/root{c.envs / 's'}"), both(0), both(True),
-         lambda c: str(c.registry()), who=("root",)),
+         lambda c: f"{c.registry()}: lists /proc/self/root{c.envs / 's'}, {THROUGH_PROC}", who=("root",),
+         printed=_proc_line_skipped),
     Case("registry-foreign-target", "another user's `environments.txt` listing an environment that user does not own",
          lambda c: _foreign_registry(c, str(c.envs / "s")), both(0), both(True),
          lambda c: str(c.registry()), who=("root",)),
