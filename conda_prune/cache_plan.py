@@ -44,6 +44,7 @@ from enum import Enum
 from pathlib import Path
 
 from .caches import (
+    TARBALL_SUFFIXES,
     CacheEntry,
     PackageCache,
     TreeStats,
@@ -51,7 +52,9 @@ from .caches import (
     files_stats,
     lock_file_name,
     only_copy,
+    original_name,
     scan_cache,
+    strip_tarball_suffix,
     tree_stats,
     user_name,
 )
@@ -135,7 +138,9 @@ class CachePlan:
     decisions: list[Decision]
     problems: list[Problem] = field(default_factory=list)
     blockers: list[str] = field(default_factory=list)  # doubts that forbid any deletion
-    leftovers: list[tuple[PackageCache, Path, TreeStats]] = field(default_factory=list)
+    leftovers: list[tuple[PackageCache, Path, TreeStats]] = field(default_factory=list)  # to finish
+    #: what an interrupted prune left that is wanted again (:func:`judge_leftover`): put back whole
+    leftovers_kept: list[tuple[PackageCache, Path, Decision]] = field(default_factory=list)
 
     @property
     def removals(self) -> list[Decision]:
@@ -329,6 +334,12 @@ class LeftoverFacts:
     unreadable: str | None = None  # why it could not be read whole (then its links are unknown)
 
 
+def leftover_entry(cache: PackageCache, item: Path) -> CacheEntry:
+    """The cache entry a trash item was, from the name our rename gave it."""
+    original = original_name(item.name) or item.name
+    return CacheEntry(cache=cache.path, dist=strip_tarball_suffix(original, TARBALL_SUFFIXES) or original)
+
+
 def judge_leftover(f: LeftoverFacts) -> Decision:
     """Finish (delete) a leftover of our own interrupted prune, unless it is wanted again: in
     use (not only by copies), on the keep-list, or linked from outside. Only the trash of the
@@ -483,6 +494,7 @@ def plan_cache_prune(
     decisions = _with_bytes(decisions, seen_total)
 
     leftovers = []
+    kept_leftovers: list[tuple[PackageCache, Path, Decision]] = []
     for cache in caches:
         if cache.leftovers and cache.read_only:
             problems.append(Problem(cache.path, (
@@ -490,6 +502,16 @@ def plan_cache_prune(
                 f"{cache.read_only}: left alone. Rerun where you may write it")))
             continue
         for item in cache.leftovers:
-            leftovers.append((cache, item, tree_stats(item)))
+            stats = tree_stats(item)
+            entry = leftover_entry(cache, item)
+            verdict = judge_leftover(LeftoverFacts(
+                entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, keep) if keep else None,
+                outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
+                unreadable=stats.errors[0].message if stats.errors else None,
+            ))
+            if verdict.action == REMOVE:
+                leftovers.append((cache, item, stats))
+            else:
+                kept_leftovers.append((cache, item, verdict))
     decisions.sort(key=lambda d: (str(d.entry.cache), d.entry.dist))
-    return CachePlan(caches, discovery, decisions, problems, blockers, leftovers)
+    return CachePlan(caches, discovery, decisions, problems, blockers, leftovers, kept_leftovers)

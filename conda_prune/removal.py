@@ -53,19 +53,17 @@ from .cache_plan import (
     LeftoverFacts,
     freed,
     judge_leftover,
+    leftover_entry,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
-    TARBALL_SUFFIXES,
     TRASH_DIR,
-    CacheEntry,
     PackageCache,
     TreeStats,
     euid,
     lock_file_name,
     original_name,
     own_trash_folder,
-    strip_tarball_suffix,
     trash_name,
     tree_stats,
 )
@@ -436,6 +434,7 @@ class PruneResult:
     restored: list[tuple[Decision, str]] = field(default_factory=list)  # came into use meanwhile
     failed: list[tuple[Decision, str]] = field(default_factory=list)
     finished_leftovers: list[Path] = field(default_factory=list)
+    restored_leftovers: list[tuple[Path, str]] = field(default_factory=list)  # wanted again: put back whole
     freed_bytes: int = 0
 
 
@@ -593,12 +592,12 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
 
     # 4. trash an interrupted run of ours left behind: finish it, unless it turned out to be in
     # use or on the keep-list (then it goes back, whole)
-    if plan.leftovers:
+    leftovers = [(cache, item) for cache, item, _ in plan.leftovers] + [(c, i) for c, i, _ in plan.leftovers_kept]
+    if leftovers:
         index = _current_users(locations, search_paths, plan.caches)
-        for cache, item, _ in plan.leftovers:
+        for cache, item in leftovers:
             original = original_name(item.name) or item.name
-            dist = strip_tarball_suffix(original, TARBALL_SUFFIXES) or original
-            entry = CacheEntry(cache=cache.path, dist=dist)
+            entry = leftover_entry(cache, item)
             try:
                 trash = trash_of(cache)
                 stats = trash.stats_of(item.name, TreeStats())  # now, and through the trash's descriptor
@@ -611,6 +610,7 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
                     # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
                     # it, and conda would link from an incomplete entry); a refilled slot needs no copy
                     if trash.complete(item.name) and trash.restore(item.name, original):
+                        result.restored_leftovers.append((item, verdict.reason))
                         continue
                     if not os.path.lexists(cache.real / original):
                         why = verdict.reason

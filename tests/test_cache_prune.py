@@ -380,3 +380,27 @@ def test_the_only_copy_of_a_package_is_kept_unless_include_local(inst: Installat
     assert not (inst.pkgs / "fetchable-1.0-0").exists()
     code, _, _ = run(inst, monkeypatch, capsys, "--yes", "--include-local")
     assert code == 0 and not (inst.pkgs / "wiped-1.0-0").exists() and not (inst.pkgs / "nowhere-1.0-0").exists()
+
+
+def test_a_keep_listed_leftover_is_said_to_go_back_and_frees_nothing(inst: Installation, monkeypatch, capsys) -> None:
+    """What an interrupted prune left in the trash but is on the keep-list now: the dry run says
+    a real run puts it back (not that it finishes it, and its bytes are no saving); the real run
+    does so, and says it did."""
+    from conda_prune.caches import trash_name
+
+    inst.package("keepme", size=20_000)
+    inst.extract_to_cache(inst.packages["keepme-1.0-0"])
+    own = own_trash_folder(inst.pkgs)
+    own.mkdir(parents=True, mode=0o700)
+    os.rename(inst.pkgs / "keepme-1.0-0", own / trash_name("keepme-1.0-0"))
+    (inst.root / "condarc").write_text(f"pkgs_dirs:\n  - {inst.pkgs}\nplugins:\n  prune_keep:\n    - keepme\n")
+    code, out, _ = run(inst, monkeypatch, capsys, "--dry-run")
+    text = " ".join(out.split())
+    assert code == 0 and "wanted again; a real run puts them back" in text, out
+    assert "keepme-1.0-0: it is on the keep-list (keepme)" in text and "Would free" not in text
+    code, out, _ = run(inst, monkeypatch, capsys, "--dry-run", "--json")
+    doc = json.loads(out)
+    assert doc["interrupted_leftovers"] == [] and doc["interrupted_leftovers_kept"][0]["code"] == KEEP_LIST
+    code, out, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0 and "put back 1 left by an interrupted run" in out, out
+    assert (inst.pkgs / "keepme-1.0-0" / "info" / "index.json").is_file()

@@ -63,7 +63,7 @@ def execute_cache_prune(args: argparse.Namespace, options: RunOptions, output: O
     for blocker in plan.blockers:
         output.warn(blocker)
 
-    work = bool(plan.removals or plan.leftovers)
+    work = bool(plan.removals or plan.leftovers or plan.leftovers_kept)
     refusal = None
     if plan.blockers and work:  # a real run refuses; a dry run says so, and exits the same way
         refusal = (

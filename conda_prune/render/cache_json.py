@@ -52,6 +52,10 @@ def plan_json(plan: CachePlan, *, dry_run: bool, result: PruneResult | None = No
             for m in plan.discovery.missing
         ],
         "interrupted_leftovers": [str(item) for _, item, _ in plan.leftovers],
+        "interrupted_leftovers_kept": [
+            {"path": str(item), "dist": d.entry.dist, "code": str(d.code), "reason": d.reason}
+            for _, item, d in plan.leftovers_kept
+        ],
         "problems": [{"path": str(p.path), "message": p.message} for p in plan.problems],
         "blocked_by": plan.blockers,
     }
@@ -61,5 +65,7 @@ def plan_json(plan: CachePlan, *, dry_run: bool, result: PruneResult | None = No
         doc["removed"] = sorted(d.entry.dist for d in result.removed)
         doc["restored"] = [{"entry": d.entry.dist, "reason": why} for d, why in result.restored]
         doc["failed"] = [{"entry": d.entry.dist, "reason": why} for d, why in result.failed]
+        doc["finished_leftovers"] = [str(item) for item in result.finished_leftovers]
+        doc["restored_leftovers"] = [{"path": str(item), "reason": why} for item, why in result.restored_leftovers]
         doc["freed_bytes"] = result.freed_bytes
     return doc

@@ -121,9 +121,18 @@ def render_plan(plan: CachePlan, console: Console, *, verbose: int = 0, dry_run:
             f"An interrupted prune left {len(plan.leftovers)} item(s) in the trash "
             f"({human_bytes(plan.leftover_bytes)}); a real run finishes them.",
         )
+    if plan.leftovers_kept:
+        console.print()
+        print_text(
+            console,
+            f"An interrupted prune left {len(plan.leftovers_kept)} item(s) in the trash that are wanted "
+            "again; a real run puts them back into the cache, whole:",
+        )
+        for _, item, d in plan.leftovers_kept:
+            print_text(console, Text(f"{d.entry.dist}: {d.reason}"), indent=2)
     removals = plan.removals
     console.print()
-    if not removals and not plan.leftovers:
+    if not removals and not plan.leftovers and not plan.leftovers_kept:
         print_text(console, "Nothing to remove: every cache entry is in use or kept for the reason shown.")
         return
     whole = [d for d in removals if not tarball_only(d)]
@@ -139,6 +148,8 @@ def render_plan(plan: CachePlan, console: Console, *, verbose: int = 0, dry_run:
         )
     if plan.leftovers and not what:
         what.append("finishing what the interrupted prune left")
+    if not what:  # only leftovers to put back: nothing is freed
+        return
     verb = "Could free" if plan.blockers else "Would free" if dry_run else "Will free"
     print_text(
         console,
@@ -160,6 +171,8 @@ def render_result(result: PruneResult, console: Console) -> None:
         what += f" and {_plural(n, 'tarball')} of {_plural(len(tarballs), 'entry', 'entries')} that stay extracted"
     if result.finished_leftovers:
         what += f" and finished {len(result.finished_leftovers)} left by an interrupted run"
+    if result.restored_leftovers:
+        what += f"; put back {len(result.restored_leftovers)} left by an interrupted run (wanted again)"
     print_text(console, Text(f"Removed {what}, freeing {human_bytes(result.freed_bytes)}."))
 
 
