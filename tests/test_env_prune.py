@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from builder import SITE, Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import (
     KEPT,
@@ -275,6 +277,50 @@ def test_an_unreadable_record_is_a_doubt_naming_it(inst: Installation, tmp_path)
     (prefix / "conda-meta" / "thing-1.0-0.json").write_text("{truncated")
     plan = plan_for(inst, "e", {"a.py": "import os\n"}, tmp_path)
     assert any("thing-1.0-0.json could not be read" in d for d in plan.doubts)
+
+
+def _plugins_and_kernel(inst: Installation) -> Path:
+    p = inst.package
+    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    p("pytest", "8.2.2", "pyh0", depends=["python"], python_modules=["pytest", "_pytest"], executables=["pytest"])
+    p("pytest-xdist", "3.6.1", "pyh0", depends=["pytest"], python_modules=["xdist"], dist_name="pytest-xdist",
+      files={f"{SITE}/pytest_xdist-3.6.1.dist-info/entry_points.txt": "[pytest11]\nxdist = xdist.plugin\n"})
+    p("ipykernel", "6.29.4", "pyh0", depends=["python"], python_modules=["ipykernel", "ipykernel_launcher"],
+      files={"share/jupyter/kernels/python3/kernel.json": KERNEL_JSON})
+    return inst.create_env("e", ["pytest-xdist", "ipykernel"])
+
+
+def _replace(path: Path, how: str) -> None:
+    path.unlink()  # a hardlink into the cache: the cache's copy stays as it was
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_text('{"argv": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+@pytest.mark.parametrize("how", ["fifo", "device"])
+def test_an_entry_points_txt_that_is_not_a_regular_file_is_a_doubt_not_a_hang(inst: Installation, tmp_path,
+                                                                               how: str) -> None:
+    prefix = _plugins_and_kernel(inst)
+    entry_points = prefix / SITE / "pytest_xdist-3.6.1.dist-info" / "entry_points.txt"
+    _replace(entry_points, how)
+    plan = in_time(lambda: plan_for(inst, "e", {"tests/test_a.py": "import pytest\n"}, tmp_path))
+    (doubt,) = [d for d in plan.doubts if str(entry_points) in d]
+    assert ("FIFO" if how == "fifo" else "character device") in doubt and "pytest-xdist" in doubt
+
+
+@pytest.mark.parametrize("how", ["fifo", "deep"])
+def test_a_kernel_json_that_cannot_be_read_is_a_doubt_not_a_hang_or_a_crash(inst: Installation, tmp_path,
+                                                                             how: str) -> None:
+    prefix = _plugins_and_kernel(inst)
+    kernel_json = prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    _replace(kernel_json, how)
+    notebook = json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3"}}})
+    plan = in_time(lambda: plan_for(inst, "e", {"nb.ipynb": notebook}, tmp_path))
+    (doubt,) = [d for d in plan.doubts if str(kernel_json) in d]
+    assert ("FIFO" if how == "fifo" else "not valid JSON") in doubt and "kernel python3" in doubt
 
 
 # -- after -------------------------------------------------------------------------------------

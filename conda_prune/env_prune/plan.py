@@ -224,7 +224,8 @@ def plan_env_prune(
     extras = Extras(env, graph, scan, providers)  # what needed packages load, besides the caller's expanders
     expanders = [*expanders, extras, Metapackages(graph, graph.closure(kept), asked_for)]
     plugin_reasons: dict[str, list[Evidence]] = {}
-    plugins = plugins_of(env, providers, graph)
+    plugin_doubts: list[str] = []  # an entry_points.txt that cannot be read
+    plugins = plugins_of(env, providers, graph, plugin_doubts)
     names_cache: dict[str, set[str]] = {}
     loaded: dict[str, list[Evidence]] = {}  # key -> why a needed package loads it
     on_demand: dict[str, list[Evidence]] = {}
@@ -347,6 +348,7 @@ def plan_env_prune(
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
     plan.doubts += load_doubts
+    plan.doubts += evidence.doubts + plugin_doubts
     plan.problems += extras.problems
     plan.doubts += [
         f"{env.prefix / 'conda-meta' / (d + '.json') if d != '*' else env.prefix / 'conda-meta'} could not be read: "
