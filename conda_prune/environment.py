@@ -95,7 +95,7 @@ def _kernel_program(kernel_json: Path) -> str | None:
 
     try:
         data = json.loads(read_bytes(kernel_json, limit=1 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # not there, a FIFO, nested too deeply: not this kernel
         return None
     argv = data.get("argv") if isinstance(data, dict) else None
     return argv[0] if isinstance(argv, list) and argv and isinstance(argv[0], str) else None

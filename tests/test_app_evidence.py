@@ -260,6 +260,16 @@ def test_a_kernel_installed_under_a_name_maps_to_the_environment(env312, tmp_pat
     assert plan.verdict("ipykernel").status == UNUSED
 
 
+def test_a_deeply_nested_kernel_json_in_the_user_folder_is_skipped_not_a_crash(env312, tmp_path, monkeypatch) -> None:
+    user = tmp_path / "jupyter-data"
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    (user / "kernels" / "deep").mkdir(parents=True)
+    (user / "kernels" / "deep" / "kernel.json").write_text('{"argv": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    plan = plan_for(env312, {"nb.ipynb": notebook("x = 1\n", kernel="deep")}, tmp_path / "deep")
+    assert plan.verdict("ipykernel").status == UNUSED  # not this environment's kernel: no sign it runs here
+
+
 def test_a_kernel_installed_into_the_prefix_is_found_though_no_package_owns_it(inst, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "empty"))
     inst = build(inst)
