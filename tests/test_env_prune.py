@@ -262,6 +262,24 @@ def test_pip_installed_packages_cannot_be_removed_and_keep_what_they_need(inst: 
     assert not check_removal(plan.graph, {v.key for v in plan.removable})
 
 
+@pytest.mark.parametrize("how", ["fifo", "deep"])
+def test_a_direct_url_json_that_cannot_be_read_is_a_problem_line_not_a_hang_or_a_crash(inst: Installation, tmp_path,
+                                                                                       how: str) -> None:
+    inst.package("python", "3.11.9", "h0")
+    inst.package("numpy", "1.26.4", "py311h0", depends=["python"], python_modules=["numpy"])
+    prefix = inst.create_env("e", ["python", "numpy"])
+    info = inst.pip_install(prefix, "mylib", "0.1", ["mylib"], ["numpy"])
+    direct_url = info / "direct_url.json"
+    if how == "fifo":
+        os.mkfifo(direct_url)
+    else:
+        direct_url.write_text('{"url": "file:///src", "dir_info": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    plan = in_time(lambda: plan_for(inst, "e", {"a.py": "import os\n"}, tmp_path))
+    (problem,) = [p for p in plan.problems if str(direct_url) in p]
+    assert ("FIFO" if how == "fifo" else "not valid JSON") in problem and "mylib" in problem
+    assert plan.verdict("numpy").status == KEPT  # what the pip-installed distribution needs stays
+
+
 # -- doubt ---------------------------------------------------------------------------------------
 
 
