@@ -5,12 +5,14 @@ environment's own standard library, ``.pth`` files, and the file kinds read besi
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from builder import Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import UNUSED, USED, EnvPrunePlan, plan_env_prune
 from conda_prune.records import read_environment
@@ -179,6 +181,19 @@ def test_a_virtual_environment_takes_the_standard_library_of_its_base(tmp_path) 
     (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\nversion = 3.12.4\n")
     names, source = environment_stdlib(venv)
     assert "tomllib" in names and str(base / "lib" / "python3.12") in source
+
+
+def test_a_fifo_pyvenv_cfg_is_one_problem_line_not_a_hang(inst, tmp_path) -> None:
+    inst.package("black", "1.0", "pyh0", files=modules("black"))
+    prefix = inst.create_env("venvlike", ["black"])  # no Python of its own: pyvenv.cfg says where one is
+    os.mkfifo(prefix / "pyvenv.cfg")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "a.py").write_text("import os, black\n")
+    plan = in_time(lambda: plan_env_prune(read_environment(prefix), scan_app([app], cache_dir=None)))
+    (problem,) = [p for p in plan.problems if str(prefix / "pyvenv.cfg") in p]
+    assert "FIFO" in problem and "standard library's modules were taken from the Python running" in problem
+    assert plan.verdict("black").status == USED
 
 
 @pytest.mark.parametrize("call,module", [
