@@ -3,6 +3,7 @@ RUNPATH), on real shared libraries compiled here and shipped in real conda packa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder import SITE, Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import NEEDED, UNUSED, plan_env_prune
 from conda_prune.env_prune.native import NativeLibraries, read_elf_links
@@ -249,6 +251,32 @@ def test_mach_o_install_names_resolve_through_rpath_and_loader_path(inst: Instal
     assert plan.verdict("libpq").reason == "@rpath/libpq.5.dylib <- psycopg2/_psycopg.so"
     assert plan.verdict("zlib").status == NEEDED
     assert plan.verdict("libpq-decoy").status == UNUSED
+
+
+@pytest.mark.parametrize("swapped_for", ["another", "fifo"])
+def test_a_mach_o_file_is_read_from_the_checked_descriptor_not_opened_again(tmp_path, monkeypatch,
+                                                                           swapped_for: str) -> None:
+    """The path is swapped right after the checked open: what is read is still what was checked."""
+    from conda_prune.env_prune import native as native_module
+
+    path = tmp_path / "ext.so"
+    path.write_bytes(macho_dylib(["@rpath/libchecked.dylib"], []))
+    other = tmp_path / "other.so"
+    other.write_bytes(macho_dylib(["@rpath/libswapped.dylib"], []))
+    checked_open = native_module.open_regular
+
+    def open_then_swap(target, **kwargs):
+        fd = checked_open(target, **kwargs)
+        if swapped_for == "fifo":
+            os.unlink(target)
+            os.mkfifo(target)
+        else:
+            os.replace(other, target)
+        return fd
+
+    monkeypatch.setattr(native_module, "open_regular", open_then_swap)
+    links = in_time(lambda: read_elf_links(path))
+    assert links.needed == ("@rpath/libchecked.dylib",)
 
 
 @needs_cc
