@@ -259,6 +259,24 @@ def test_programs_from_scripts_makefiles_dockerfiles_and_ci(tmp_path: Path) -> N
     assert {"polars", "mkdocs", "uvicorn", "pytest_randomly"} <= found(result, MODULE)
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("files, program", [
+    pytest.param({"Dockerfile": f"FROM x\nCMD {DEEP}\nRUN fastqc --version\n"}, "fastqc", id="dockerfile-cmd"),
+    pytest.param({".github/workflows/ci.yml": f"jobs:\n  t:\n    steps:\n      - run: {DEEP}\n"
+                                              "      - run: salmon quant\n"}, "salmon", id="ci-yaml-run"),
+])
+def test_a_deeply_nested_exec_form_is_no_crash_and_the_rest_is_read(tmp_path: Path, files, program) -> None:
+    result = scan(tmp_path, files)
+    assert program in found(result, EXECUTABLE)
+
+
+def test_pytest_plugins_that_exhaust_the_parser_are_no_crash(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"conftest.py": "pytest_plugins = " + "-" * 50_000 + "1\nimport numpy\n"})
+    assert "numpy" in found(result, MODULE)
+
+
 def test_r_code(tmp_path: Path) -> None:
     result = scan(tmp_path, {
         "a.R": 'library(ggplot2)\nsuppressMessages(require("dplyr"))\nx <- data.table::fread("f")\n'

@@ -641,7 +641,7 @@ def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[
             value = text[match.end() :].split("\n", 1)[0]
         try:
             parsed = ast.literal_eval(value.strip())
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # ``= ----...1`` exhausts the parser
             raise _Uncertain from None
         names = [parsed] if isinstance(parsed, str) else list(parsed) if isinstance(parsed, (list, tuple)) else []
         line = first_line + text.count("\n", 0, match.start())
