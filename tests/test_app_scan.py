@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import in_time
 
 from conda_prune.appscan import (
     DYNAMIC,
@@ -160,6 +161,9 @@ def test_named_strings_are_collected_and_located(tmp_path: Path) -> None:
     assert {"rest_framework", "corsheaders", "openpyxl"} <= set(result.names)
     (file,) = result.names["corsheaders"]
     assert locate("corsheaders", file) == 2
+    os.unlink(file)
+    os.mkfifo(file)  # swapped since the scan: never opened
+    assert in_time(lambda: locate("corsheaders", file)) == 0
 
 
 # -- notebooks -------------------------------------------------------------------------------------
@@ -332,6 +336,22 @@ def test_unreadable_folder_and_file_are_doubts_naming_them(tmp_path: Path, monke
     monkeypatch.undo()
     again = scan_app([root], cache_dir=tmp_path / "cache")  # what could not be read is read next time
     assert found(again, MODULE) == {"a", "b", "c"} and not again.doubts
+
+
+def test_a_cache_file_that_is_a_fifo_or_nested_too_deeply_is_no_cache_not_a_hang(tmp_path: Path) -> None:
+    root = write(tmp_path / "app", {"a.py": "import numpy\n"})
+    cache = tmp_path / "cache"
+    scan_app([root], cache_dir=cache)
+    (cache_path,) = cache.rglob("*.json")
+    for plant in ("fifo", "deep"):
+        cache_path.unlink()
+        if plant == "fifo":
+            os.mkfifo(cache_path)
+        else:
+            cache_path.write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        again = in_time(lambda: scan_app([root], cache_dir=cache))
+        assert again.cached == 0 and found(again, MODULE) == {"numpy"}
+        assert cache_path.is_file()  # written again, by rename: a FIFO in its place is replaced
 
 
 def test_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:

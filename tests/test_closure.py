@@ -302,6 +302,17 @@ def test_a_program_the_application_runs_that_is_a_fifo_is_a_doubt_not_a_hang(ins
     assert any(str(program) in d and "FIFO" in d and "what it imports is unknown" in d for d in result.doubts)
 
 
+def test_a_closure_cache_file_that_is_a_fifo_is_no_cache_not_a_hang(lab, tmp_path: Path) -> None:
+    prefix, app = lab
+    cache = tmp_path / "cache"
+    plan(prefix, app, cache)
+    (cache_path,) = (cache / "closure").glob("*.json")
+    cache_path.unlink()
+    os.mkfifo(cache_path)
+    result, closure = in_time(lambda: plan(prefix, app, cache))
+    assert closure.stats.files_cached == 0 and result.verdict("numexpr").status == NEEDED
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

@@ -279,6 +279,23 @@ def test_a_mach_o_file_is_read_from_the_checked_descriptor_not_opened_again(tmp_
     assert links.needed == ("@rpath/libchecked.dylib",)
 
 
+def test_a_native_cache_file_that_is_a_fifo_is_no_cache_not_a_hang(inst: Installation, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.5.dylib": macho_dylib([], [])})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"],
+                     files={"psycopg2/_psycopg.so": macho_dylib(["@rpath/libpq.5.dylib"], ["@loader_path/../../.."])})
+    env = read_environment(prefix)
+    graph = DependencyGraph.build(env)
+    every = frozenset(graph.nodes) - {"conda:libpq"}
+    NativeLibraries(env, graph, cache_dir=tmp_path / "cache")(every)
+    (cache_path,) = (tmp_path / "cache" / "native").glob("*.json")
+    cache_path.unlink()
+    os.mkfifo(cache_path)
+    again = in_time(lambda: NativeLibraries(env, graph, cache_dir=tmp_path / "cache"))
+    assert "conda:libpq" in again(every).needed and again.files_cached == 0
+
+
 @needs_cc
 def test_a_library_of_a_needed_package_that_cannot_be_opened_is_a_problem(inst: Installation, libs, tmp_path,
                                                                            monkeypatch) -> None:

@@ -738,10 +738,13 @@ def read_lines(
 
 
 def locate(name: str, path: str) -> int:
-    """The line where ``name`` is first written in the file at ``path`` (0 if not found)."""
+    """The line where ``name`` is first written in the file at ``path`` (0 if not found, or
+    when the file is no longer a regular file of at most the scan's read limit)."""
+    from ..safeio import read_bytes
+    from .walk import MAX_BYTES
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        text = read_bytes(path, limit=MAX_BYTES).decode("utf-8", "replace")
     except OSError:
         return 0
     for needle in (f'"{name}"', f"'{name}'", name):

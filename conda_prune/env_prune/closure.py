@@ -59,7 +59,7 @@ from ..appscan.cache import default_cache_dir
 from ..environment import module_of, owner_key
 from ..graph import DependencyGraph
 from ..records import EnvironmentData
-from ..safeio import open_regular, read_bytes
+from ..safeio import open_regular, read_bytes, read_json_cache
 from .results import Evidence, Loads
 
 #: bump when what the reader finds in an installed file changes, so older entries are not reused
@@ -177,11 +177,7 @@ def _load_cache(path: Path | None) -> tuple[dict[str, list[Any]], dict[str, Any]
     """(per-file import lists, finished results by signature)."""
     if path is None:
         return {}, {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}, {}
+    data = read_json_cache(path)
     if not isinstance(data, dict) or data.get("version") != CLOSURE_VERSION or not isinstance(data.get("files"), dict):
         return {}, {}
     results = data.get("results")

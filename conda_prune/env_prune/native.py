@@ -27,7 +27,6 @@ and ``bench/native_libraries.py`` prints what the cache saves.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -40,7 +39,7 @@ from ..appscan import LIBRARY
 from ..environment import file_owners, files_of
 from ..graph import DependencyGraph
 from ..records import EnvironmentData
-from ..safeio import open_regular, write_json_atomically
+from ..safeio import open_regular, read_json_cache, write_json_atomically
 from .results import Evidence, Loads
 
 ELF_MAGIC = b"\x7fELF"
@@ -202,11 +201,7 @@ class _FileCache:
             return cls(None)
         digest = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape")).hexdigest()[:24]
         path = Path(cache_dir) / "native" / f"{digest}.json"
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return cls(path)
+        data = read_json_cache(path)
         if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("files"), dict):
             return cls(path)
         return cls(path, data["files"])
