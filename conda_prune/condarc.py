@@ -36,9 +36,12 @@ envs dir set only for micromamba is found; they merge by conda's rules.
 Where we differ from conda on purpose:
 
 * a file conda cannot read or parse stops conda (or is skipped with a warning); here it gives
-  one warning line naming the file and its settings are ignored, and so do values of the wrong
-  type (``pkgs_dirs: /one/path`` instead of a list) and both ``envs_dirs`` and ``envs_path`` in
-  one source (conda refuses that; we read ``envs_dirs``);
+  one warning line naming the file and its settings are ignored. So does a file that is not a
+  regular file (a FIFO would block conda, a link to ``/dev/zero`` would be read forever) or is
+  over 64 MiB: it is read as :mod:`conda_prune.safeio` reads, never opened as a FIFO and never
+  read past the limit. So do values of the wrong type (``pkgs_dirs: /one/path`` instead of a
+  list) and both ``envs_dirs`` and ``envs_path`` in one source (conda refuses that; we read
+  ``envs_dirs``);
 * a variable of the search path that is unset or empty is a path that does not exist. conda
   keeps the text: an unset ``$CONDARC`` names a file literally called ``$CONDARC`` in the
   current folder, and ``CONDARC=`` (empty) makes conda read every ``*.yml`` of the current
