@@ -36,9 +36,12 @@ envs dir set only for micromamba is found; they merge by conda's rules.
 Where we differ from conda on purpose:
 
 * a file conda cannot read or parse stops conda (or is skipped with a warning); here it gives
-  one warning line naming the file and its settings are ignored, and so do values of the wrong
-  type (``pkgs_dirs: /one/path`` instead of a list) and both ``envs_dirs`` and ``envs_path`` in
-  one source (conda refuses that; we read ``envs_dirs``);
+  one warning line naming the file and its settings are ignored. So does a file that is not a
+  regular file (a FIFO would block conda, a link to ``/dev/zero`` would be read forever) or is
+  over 64 MiB: it is read as :mod:`conda_prune.safeio` reads, never opened as a FIFO and never
+  read past the limit. So do values of the wrong type (``pkgs_dirs: /one/path`` instead of a
+  list) and both ``envs_dirs`` and ``envs_path`` in one source (conda refuses that; we read
+  ``envs_dirs``);
 * a variable of the search path that is unset or empty is a path that does not exist. conda
   keeps the text: an unset ``$CONDARC`` names a file literally called ``$CONDARC`` in the
   current folder, and ``CONDARC=`` (empty) makes conda read every ``*.yml`` of the current
@@ -127,29 +130,35 @@ def search_path(variables: Mapping[str, str], home: Path) -> tuple[tuple[Path, t
 
 def config_files(entries: Iterable[tuple[Path, tuple[str, ...]]]) -> tuple[Path, ...]:
     """The files the search path names: files with a configuration name, and the ``*.yml`` /
-    ``*.yaml`` files of folders, sorted by name; each once, lowest precedence first."""
+    ``*.yaml`` files of folders, sorted by name; each once, lowest precedence first.
+
+    "Files" are whatever is not a folder: a FIFO or a link to a device with such a name is
+    listed too, so that :func:`read_file` says it is not read (conda would block on the FIFO,
+    or read ``/dev/zero`` forever), rather than being passed over in silence. What does not
+    exist (a dangling symlink) is not listed, as in conda."""
     found: dict[Path, None] = {}
     for path, names in entries:
         try:
             mode = path.stat().st_mode
         except OSError:
             continue
-        if stat.S_ISREG(mode):
-            if path.name in names or path.suffix in YAML_SUFFIXES:
-                found.setdefault(path, None)
-        elif stat.S_ISDIR(mode):
+        if stat.S_ISDIR(mode):
             try:
                 with os.scandir(path) as it:
                     children = sorted(it, key=lambda entry: entry.name)
             except OSError:
                 continue
             for child in children:
+                if Path(child.name).suffix not in YAML_SUFFIXES:
+                    continue
                 try:
-                    is_file = child.is_file()
+                    is_dir = stat.S_ISDIR(os.stat(child.path).st_mode)  # follows a symlink, as conda does
                 except OSError:
                     continue
-                if is_file and Path(child.name).suffix in YAML_SUFFIXES:
+                if not is_dir:
                     found.setdefault(Path(child.path), None)
+        elif path.name in names or path.suffix in YAML_SUFFIXES:
+            found.setdefault(path, None)
     return tuple(found)
 
 
@@ -177,8 +186,14 @@ def read_file(path: Path) -> tuple[Source | None, str | None]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from .safeio import TEXT_LIMIT, UnsafeFile, read_bytes
+
     try:
-        text = path.read_text(encoding="utf-8")
+        # a symlink is followed: a .condarc kept in a dotfiles folder is one
+        text = read_bytes(path, limit=TEXT_LIMIT, follow=True).decode("utf-8")
+    except UnsafeFile as exc:  # a FIFO, a device, a file over the limit: never opened or never read
+        return None, (f"ignoring the configuration file {path}: it {exc.strerror}; its settings are not used "
+                      f"(make it a regular file of at most {TEXT_LIMIT >> 20} MiB, or remove it)")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         return None, f"ignoring the configuration file {path}: {reason}"
@@ -186,6 +201,8 @@ def read_file(path: Path) -> tuple[Source | None, str | None]:
         data = YAML(typ="rt").load(text)
     except (YAMLError, ValueError) as exc:  # ruamel raises ValueError-like errors for some input
         return None, f"ignoring the configuration file {path}: not valid YAML ({_yaml_problem(exc)}); conda would refuse it"
+    except (RecursionError, MemoryError):  # ``a: [[[[...`` thousands deep: the parser recurses per level
+        return None, f"ignoring the configuration file {path}: nested too deeply to parse; conda would refuse it"
     if data is None:
         return Source(str(path), {}), None
     if not isinstance(data, Mapping):

@@ -95,7 +95,7 @@ def _kernel_program(kernel_json: Path) -> str | None:
 
     try:
         data = json.loads(read_bytes(kernel_json, limit=1 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # not there, a FIFO, nested too deeply: not this kernel
         return None
     argv = data.get("argv") if isinstance(data, dict) else None
     return argv[0] if isinstance(argv, list) and argv and isinstance(argv[0], str) else None
@@ -245,21 +245,31 @@ def environment_stdlib(prefix: Path, _base: bool = False) -> tuple[set[str], str
     if names:
         where = f"the environment's {os.path.relpath(folders[0], prefix)}"
         return names | _ALWAYS_BUILT_IN, where if not _base else f"{folders[0]} (the base of a virtual environment)"
-    home = _venv_home(prefix) if not _base else None
+    unreadable: list[str] = []
+    home = _venv_home(prefix, unreadable) if not _base else None
     if home is not None:  # a virtual environment: its standard library is its base Python's
         found, where = environment_stdlib(home, _base=True)
         if not where.startswith("the Python running"):
             return found, where
     host = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names) | _ALWAYS_BUILT_IN
-    return host, (f"the Python running this command ({sys.version_info[0]}.{sys.version_info[1]}): "
-                  "the environment has no Python of its own")
+    why = unreadable[0] if unreadable else "the environment has no Python of its own"
+    return host, f"the Python running this command ({sys.version_info[0]}.{sys.version_info[1]}): {why}"
 
 
-def _venv_home(prefix: Path) -> Path | None:
-    """The prefix of the Python a virtual environment was made from (``home`` in pyvenv.cfg)."""
+def _venv_home(prefix: Path, unreadable: list[str]) -> Path | None:
+    """The prefix of the Python a virtual environment was made from (``home`` in pyvenv.cfg).
+    A pyvenv.cfg that is there but cannot be read (a FIFO, a device, over 1 MiB) is a line in
+    ``unreadable``."""
+    from .safeio import read_bytes
+
+    path = prefix / "pyvenv.cfg"
     try:
-        text = (prefix / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bytes(path, limit=1 << 20).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        unreadable.append(f"{path} cannot be read ({exc.strerror or exc}), so which Python the environment "
+                          "was made from is unknown; replace it with a regular file")
         return None
     for line in text.splitlines():
         key, sep, value = line.partition("=")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Problem
+from .safeio import TEXT_LIMIT, read_bytes
 from .specs import spec_name
 
 _SPEC_LINE = re.compile(r"^#\s*(\w+)\s*specs:\s*(.+)?$")
@@ -64,6 +65,25 @@ class RequestedSpecs:
     lockfile_specs: dict[str, str] = field(default_factory=dict)
     after_lockfile: set[str] = field(default_factory=set)  # real requests made after the last lockfile install
     problems: list[Problem] = field(default_factory=list)
+    #: ``history`` or ``pinned`` there but not readable (a FIFO, a device, over the size cap, no
+    #: permission): what was asked for is unknown, and conda's own transaction could not read it
+    unreadable: list[Problem] = field(default_factory=list)
+
+
+def _read(path: Path, unreadable: list[Problem], unknown: str) -> str:
+    """The text of ``conda-meta/history`` or ``pinned`` through :mod:`conda_prune.safeio` (never a
+    hang on a FIFO, never more than the size cap); "" when it is missing, and also when it cannot
+    be read, which ``unreadable`` then says."""
+    try:
+        return read_bytes(path, limit=TEXT_LIMIT).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        unreadable.append(Problem(path, (
+            f"cannot be read ({exc.strerror or exc}): {unknown}, and conda cannot read it either; "
+            "replace it with a regular file, or remove it"
+        )))
+        return ""
 
 
 def _parse_specs(text: str | None) -> list[str]:
@@ -129,10 +149,7 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
     """Requested specs of an environment, limited to installed names when those are given."""
     result = RequestedSpecs()
     history = prefix / "conda-meta" / "history"
-    try:
-        text = history.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
+    text = _read(history, result.unreadable, "what was asked for in this environment is unknown")
     installed_names = set(installed) if installed is not None else None
     spec_map: dict[str, str] = {}
     asked_at: dict[str, int] = {}  # name -> the command that asked for it last
@@ -177,10 +194,7 @@ def read_requested_specs(prefix: Path, installed: Iterable[str] | None = None) -
             for spec in actions.get(kind, ()):
                 spec_map[spec_name(spec)] = spec
                 asked_at[spec_name(spec)] = number
-    try:
-        pinned = (prefix / "conda-meta" / "pinned").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        pinned = ""
+    pinned = _read(prefix / "conda-meta" / "pinned", result.unreadable, "which packages are pinned is unknown")
     for line in pinned.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):

@@ -75,12 +75,18 @@ def _error(path: Path, what: str) -> RequestedFileError:
 
 
 def _read_text(path: Path) -> str:
+    """The file's text through :mod:`conda_prune.safeio`: a FIFO never blocks, ``/dev/zero`` is
+    never read, and a file over 64 MiB is refused (no environment file is that large)."""
+    from .safeio import TEXT_LIMIT, UnsafeFile, read_bytes
+
+    if path.is_dir():
+        raise _error(path, "is a folder; name the environment.yml, conda-lock.yml, pixi.toml or pyproject.toml in it")
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bytes(path, limit=TEXT_LIMIT).decode("utf-8")
     except FileNotFoundError:
         raise _error(path, "no such file; name an environment.yml, conda-lock.yml, pixi.toml or pyproject.toml") from None
-    except IsADirectoryError:
-        raise _error(path, "is a folder; name the environment.yml, conda-lock.yml, pixi.toml or pyproject.toml in it") from None
+    except UnsafeFile as exc:
+        raise _error(path, f"{exc.strerror}; name the file the environment was made from") from None
     except UnicodeDecodeError:
         raise _error(path, "is not a text file (not UTF-8); name the file the environment was made from") from None
     except OSError as exc:

@@ -89,6 +89,9 @@ class RootSet:
     lockfile: bool = False  # the history records a lockfile install
     after_lockfile: frozenset[str] = frozenset()  # keys of the real requests made after it
     problems: tuple[Problem, ...] = field(default=(), compare=False)
+    #: files that tell what was asked for but could not be read (a FIFO ``conda-meta/history``):
+    #: a removal must wait until they can be
+    doubts: tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
     def source(self) -> str:
@@ -167,6 +170,7 @@ def find_roots(
     conda_names = {r.name for r in env.records}
     requested = read_requested_specs(prefix, conda_names)
     problems = list(requested.problems)
+    doubts = tuple(requested.unreadable)
     asked = [Root(f"conda:{n}", n, REQUESTED, s) for n, s in sorted(requested.specs.items())]
     asked += [Root(f"conda:{n}", n, PINNED, s) for n, s in sorted(requested.pinned.items())]
     asked += [
@@ -195,15 +199,16 @@ def find_roots(
             return RootSet(
                 tuple(from_file + asked), from_history=False, file=str(requested_file.path),
                 file_how=requested_file.how, found_beside=requested_file.found_beside,
-                lockfile=requested.lockfile, problems=tuple(problems),
+                lockfile=requested.lockfile, problems=tuple(problems), doubts=doubts,
             )
     if requested.specs and not requested.lockfile:
-        return RootSet(tuple(asked), from_history=True, problems=tuple(problems))
+        return RootSet(tuple(asked), from_history=True, problems=tuple(problems), doubts=doubts)
     roots = list(asked)
     roots += [Root(k, graph.nodes[k].name, LEAF) for k in graph.leaves()]
     roots += [Root(k, graph.nodes[k].name, CYCLE) for k in _cycle_heads(graph, {r.key for r in roots})]
     return RootSet(tuple(roots), from_history=False, lockfile=requested.lockfile,
-                   after_lockfile=frozenset(f"conda:{n}" for n in requested.after_lockfile), problems=tuple(problems))
+                   after_lockfile=frozenset(f"conda:{n}" for n in requested.after_lockfile), problems=tuple(problems),
+                   doubts=doubts)
 
 
 _PIP_NAME_END = re.compile(r"[\s\[<>=!~;@(]")

@@ -108,6 +108,19 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int = TEXT_LIMIT, follow:
         os.close(fd)
 
 
+def read_json_cache(path: str | os.PathLike[str], *, limit: int = RECORD_LIMIT) -> object | None:
+    """The JSON document of one of conda-prune's own cache files, or None when there is none to
+    use: missing, not a regular file (a FIFO, a symlink: the cache is written by rename, never
+    as a link), over ``limit``, not JSON, or nested too deeply for the parser. A cache that
+    cannot be used is only a slower run."""
+    import json
+
+    try:
+        return json.loads(read_bytes(path, limit=limit, follow=False))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 _DIR_NOFOLLOW = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 
 

@@ -347,7 +347,7 @@ def why_used(
     env = read_environment(prefix)
     graph = DependencyGraph.build(env)
     roots = find_roots(prefix, env, graph, requested_file=requested_file, apps=apps)
-    problems = list(env.problems) + list(roots.problems)
+    problems = list(env.problems) + list(roots.problems) + list(roots.doubts)
 
     matched: dict[str, Node] = {}
     not_found: list[tuple[str, tuple[str, ...]]] = []

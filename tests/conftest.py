@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -17,6 +20,30 @@ except ImportError:
     HAVE_CONDA = False
 
 needs_conda = pytest.mark.skipif(not HAVE_CONDA, reason="needs conda: not importable in this interpreter")
+
+T = TypeVar("T")
+
+
+def in_time(call: Callable[[], T], seconds: float = 60) -> T:
+    """``call()``, run in a thread: still running after ``seconds`` (a read blocked on a FIFO)
+    fails the test instead of hanging the suite. What it raises is raised here."""
+    done: list[T] = []
+    raised: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            done.append(call())
+        except BaseException as exc:  # handed to the test
+            raised.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"still running after {seconds:.0f} s: blocked (on a FIFO?)")
+    if raised:
+        raise raised[0]
+    return done[0]
 
 
 @pytest.fixture

@@ -5,12 +5,14 @@ environment's own standard library, ``.pth`` files, and the file kinds read besi
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from builder import Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import UNUSED, USED, EnvPrunePlan, plan_env_prune
 from conda_prune.records import read_environment
@@ -181,6 +183,19 @@ def test_a_virtual_environment_takes_the_standard_library_of_its_base(tmp_path) 
     assert "tomllib" in names and str(base / "lib" / "python3.12") in source
 
 
+def test_a_fifo_pyvenv_cfg_is_one_problem_line_not_a_hang(inst, tmp_path) -> None:
+    inst.package("black", "1.0", "pyh0", files=modules("black"))
+    prefix = inst.create_env("venvlike", ["black"])  # no Python of its own: pyvenv.cfg says where one is
+    os.mkfifo(prefix / "pyvenv.cfg")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "a.py").write_text("import os, black\n")
+    plan = in_time(lambda: plan_env_prune(read_environment(prefix), scan_app([app], cache_dir=None)))
+    (problem,) = [p for p in plan.problems if str(prefix / "pyvenv.cfg") in p]
+    assert "FIFO" in problem and "standard library's modules were taken from the Python running" in problem
+    assert plan.verdict("black").status == USED
+
+
 @pytest.mark.parametrize("call,module", [
     ('importlib.import_module(".x", package="thirdparty")', "thirdparty.x"),
     ('importlib.import_module("..y", "thirdparty.sub")', "thirdparty.y"),
@@ -258,6 +273,16 @@ def test_a_kernel_installed_under_a_name_maps_to_the_environment(env312, tmp_pat
     assert "kernel analysis: python -m ipykernel_launcher" in ipykernel.reason
     plan = plan_for(env312, {"nb.ipynb": notebook("x = 1\n", kernel="elsewhere")}, tmp_path / "elsewhere")
     assert plan.verdict("ipykernel").status == UNUSED
+
+
+def test_a_deeply_nested_kernel_json_in_the_user_folder_is_skipped_not_a_crash(env312, tmp_path, monkeypatch) -> None:
+    user = tmp_path / "jupyter-data"
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    (user / "kernels" / "deep").mkdir(parents=True)
+    (user / "kernels" / "deep" / "kernel.json").write_text('{"argv": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    plan = plan_for(env312, {"nb.ipynb": notebook("x = 1\n", kernel="deep")}, tmp_path / "deep")
+    assert plan.verdict("ipykernel").status == UNUSED  # not this environment's kernel: no sign it runs here
 
 
 def test_a_kernel_installed_into_the_prefix_is_found_though_no_package_owns_it(inst, tmp_path, monkeypatch) -> None:

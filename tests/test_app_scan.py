@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import in_time
 
 from conda_prune.appscan import (
     DYNAMIC,
@@ -160,6 +161,9 @@ def test_named_strings_are_collected_and_located(tmp_path: Path) -> None:
     assert {"rest_framework", "corsheaders", "openpyxl"} <= set(result.names)
     (file,) = result.names["corsheaders"]
     assert locate("corsheaders", file) == 2
+    os.unlink(file)
+    os.mkfifo(file)  # swapped since the scan: never opened
+    assert in_time(lambda: locate("corsheaders", file)) == 0
 
 
 # -- notebooks -------------------------------------------------------------------------------------
@@ -259,6 +263,24 @@ def test_programs_from_scripts_makefiles_dockerfiles_and_ci(tmp_path: Path) -> N
     assert {"polars", "mkdocs", "uvicorn", "pytest_randomly"} <= found(result, MODULE)
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("files, program", [
+    pytest.param({"Dockerfile": f"FROM x\nCMD {DEEP}\nRUN fastqc --version\n"}, "fastqc", id="dockerfile-cmd"),
+    pytest.param({".github/workflows/ci.yml": f"jobs:\n  t:\n    steps:\n      - run: {DEEP}\n"
+                                              "      - run: salmon quant\n"}, "salmon", id="ci-yaml-run"),
+])
+def test_a_deeply_nested_exec_form_is_no_crash_and_the_rest_is_read(tmp_path: Path, files, program) -> None:
+    result = scan(tmp_path, files)
+    assert program in found(result, EXECUTABLE)
+
+
+def test_pytest_plugins_that_exhaust_the_parser_are_no_crash(tmp_path: Path) -> None:
+    result = scan(tmp_path, {"conftest.py": "pytest_plugins = " + "-" * 50_000 + "1\nimport numpy\n"})
+    assert "numpy" in found(result, MODULE)
+
+
 def test_r_code(tmp_path: Path) -> None:
     result = scan(tmp_path, {
         "a.R": 'library(ggplot2)\nsuppressMessages(require("dplyr"))\nx <- data.table::fread("f")\n'
@@ -314,6 +336,22 @@ def test_unreadable_folder_and_file_are_doubts_naming_them(tmp_path: Path, monke
     monkeypatch.undo()
     again = scan_app([root], cache_dir=tmp_path / "cache")  # what could not be read is read next time
     assert found(again, MODULE) == {"a", "b", "c"} and not again.doubts
+
+
+def test_a_cache_file_that_is_a_fifo_or_nested_too_deeply_is_no_cache_not_a_hang(tmp_path: Path) -> None:
+    root = write(tmp_path / "app", {"a.py": "import numpy\n"})
+    cache = tmp_path / "cache"
+    scan_app([root], cache_dir=cache)
+    (cache_path,) = cache.rglob("*.json")
+    for plant in ("fifo", "deep"):
+        cache_path.unlink()
+        if plant == "fifo":
+            os.mkfifo(cache_path)
+        else:
+            cache_path.write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        again = in_time(lambda: scan_app([root], cache_dir=cache))
+        assert again.cached == 0 and found(again, MODULE) == {"numpy"}
+        assert cache_path.is_file()  # written again, by rename: a FIFO in its place is replaced
 
 
 def test_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from builder import SITE, Installation
+from conftest import in_time
 
 from conda_prune.appscan import scan_app
 from conda_prune.appscan.python import _INSTALLED_CALLS, _TreeReader, installed_imports
@@ -281,6 +282,35 @@ def test_programs_the_application_runs_are_followed_through_their_python_scripts
     assert result.verdict("tool").status == USED
     assert result.verdict("helper").status == NEEDED
     assert result.verdict("helper").reason.startswith("tool imports it (helper <- tool/cli.py:1 <- ")
+
+
+def test_a_program_the_application_runs_that_is_a_fifo_is_a_doubt_not_a_hang(inst: Installation,
+                                                                            tmp_path: Path) -> None:
+    p = inst.package
+    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    p("tool", "1.0", "0", depends=["python"], files={
+        "bin/tool": "#!/usr/bin/env python\nfrom tool.cli import main\nmain()\n", f"{SITE}/tool/__init__.py": "",
+    })
+    prefix = inst.create_env("tools", ["python", "tool"])
+    program = prefix / "bin" / "tool"
+    program.unlink()
+    os.mkfifo(program)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Makefile").write_text("lint:\n\ttool --check .\n")
+    result, _ = in_time(lambda: plan(prefix, app))
+    assert any(str(program) in d and "FIFO" in d and "what it imports is unknown" in d for d in result.doubts)
+
+
+def test_a_closure_cache_file_that_is_a_fifo_is_no_cache_not_a_hang(lab, tmp_path: Path) -> None:
+    prefix, app = lab
+    cache = tmp_path / "cache"
+    plan(prefix, app, cache)
+    (cache_path,) = (cache / "closure").glob("*.json")
+    cache_path.unlink()
+    os.mkfifo(cache_path)
+    result, closure = in_time(lambda: plan(prefix, app, cache))
+    assert closure.stats.files_cached == 0 and result.verdict("numexpr").status == NEEDED
 
 
 # -- the command line ----------------------------------------------------------------------------

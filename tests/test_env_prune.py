@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from builder import SITE, Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import (
     KEPT,
@@ -260,6 +262,24 @@ def test_pip_installed_packages_cannot_be_removed_and_keep_what_they_need(inst: 
     assert not check_removal(plan.graph, {v.key for v in plan.removable})
 
 
+@pytest.mark.parametrize("how", ["fifo", "deep"])
+def test_a_direct_url_json_that_cannot_be_read_is_a_problem_line_not_a_hang_or_a_crash(inst: Installation, tmp_path,
+                                                                                       how: str) -> None:
+    inst.package("python", "3.11.9", "h0")
+    inst.package("numpy", "1.26.4", "py311h0", depends=["python"], python_modules=["numpy"])
+    prefix = inst.create_env("e", ["python", "numpy"])
+    info = inst.pip_install(prefix, "mylib", "0.1", ["mylib"], ["numpy"])
+    direct_url = info / "direct_url.json"
+    if how == "fifo":
+        os.mkfifo(direct_url)
+    else:
+        direct_url.write_text('{"url": "file:///src", "dir_info": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    plan = in_time(lambda: plan_for(inst, "e", {"a.py": "import os\n"}, tmp_path))
+    (problem,) = [p for p in plan.problems if str(direct_url) in p]
+    assert ("FIFO" if how == "fifo" else "not valid JSON") in problem and "mylib" in problem
+    assert plan.verdict("numpy").status == KEPT  # what the pip-installed distribution needs stays
+
+
 # -- doubt ---------------------------------------------------------------------------------------
 
 
@@ -275,6 +295,50 @@ def test_an_unreadable_record_is_a_doubt_naming_it(inst: Installation, tmp_path)
     (prefix / "conda-meta" / "thing-1.0-0.json").write_text("{truncated")
     plan = plan_for(inst, "e", {"a.py": "import os\n"}, tmp_path)
     assert any("thing-1.0-0.json could not be read" in d for d in plan.doubts)
+
+
+def _plugins_and_kernel(inst: Installation) -> Path:
+    p = inst.package
+    p("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    p("pytest", "8.2.2", "pyh0", depends=["python"], python_modules=["pytest", "_pytest"], executables=["pytest"])
+    p("pytest-xdist", "3.6.1", "pyh0", depends=["pytest"], python_modules=["xdist"], dist_name="pytest-xdist",
+      files={f"{SITE}/pytest_xdist-3.6.1.dist-info/entry_points.txt": "[pytest11]\nxdist = xdist.plugin\n"})
+    p("ipykernel", "6.29.4", "pyh0", depends=["python"], python_modules=["ipykernel", "ipykernel_launcher"],
+      files={"share/jupyter/kernels/python3/kernel.json": KERNEL_JSON})
+    return inst.create_env("e", ["pytest-xdist", "ipykernel"])
+
+
+def _replace(path: Path, how: str) -> None:
+    path.unlink()  # a hardlink into the cache: the cache's copy stays as it was
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "device":
+        path.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
+    else:
+        path.write_text('{"argv": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+@pytest.mark.parametrize("how", ["fifo", "device"])
+def test_an_entry_points_txt_that_is_not_a_regular_file_is_a_doubt_not_a_hang(inst: Installation, tmp_path,
+                                                                               how: str) -> None:
+    prefix = _plugins_and_kernel(inst)
+    entry_points = prefix / SITE / "pytest_xdist-3.6.1.dist-info" / "entry_points.txt"
+    _replace(entry_points, how)
+    plan = in_time(lambda: plan_for(inst, "e", {"tests/test_a.py": "import pytest\n"}, tmp_path))
+    (doubt,) = [d for d in plan.doubts if str(entry_points) in d]
+    assert ("FIFO" if how == "fifo" else "character device") in doubt and "pytest-xdist" in doubt
+
+
+@pytest.mark.parametrize("how", ["fifo", "deep"])
+def test_a_kernel_json_that_cannot_be_read_is_a_doubt_not_a_hang_or_a_crash(inst: Installation, tmp_path,
+                                                                             how: str) -> None:
+    prefix = _plugins_and_kernel(inst)
+    kernel_json = prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    _replace(kernel_json, how)
+    notebook = json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3"}}})
+    plan = in_time(lambda: plan_for(inst, "e", {"nb.ipynb": notebook}, tmp_path))
+    (doubt,) = [d for d in plan.doubts if str(kernel_json) in d]
+    assert ("FIFO" if how == "fifo" else "not valid JSON") in doubt and "kernel python3" in doubt
 
 
 # -- after -------------------------------------------------------------------------------------

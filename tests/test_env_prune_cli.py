@@ -13,7 +13,7 @@ import pytest
 
 from builder import SITE, Installation
 from conda_prune.cli.standalone import main
-from conftest import needs_conda
+from conftest import in_time, needs_conda
 
 APP = {
     "app/main.py": "import pandas as pd\nimport tables\n\n\ndef run():\n    return pd, tables\n",
@@ -106,6 +106,19 @@ def test_bad_files_are_one_warning_each_and_no_traceback(inst, monkeypatch, caps
     assert any("broken.ipynb: is not valid notebook JSON" in w for w in warnings)
     assert any("old.py: is not valid Python 3 at line" in w for w in warnings)
     assert "scipy" not in out.split("Unused")[1]  # still read from the broken file: scipy stays
+
+
+def test_a_fifo_history_is_a_doubt_that_refuses_removal_not_a_hang(inst, monkeypatch, capsys) -> None:
+    prefix = demo(inst)
+    history = prefix / "conda-meta" / "history"
+    history.unlink()
+    os.mkfifo(history)
+    code, out, err = in_time(lambda: run(inst, monkeypatch, capsys, "-p", str(prefix), "--app", str(inst.root / "app"),
+                                         "--dry-run"))
+    assert code == 3 and "Traceback" not in err
+    named = [line for line in err.splitlines() if str(history) in line]
+    assert named and all("FIFO" in line for line in named)
+    assert "error: nothing was removed: " in err
 
 
 # -- reports ---------------------------------------------------------------------------------------

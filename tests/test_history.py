@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from conftest import in_time
 
 from conda_prune.history import MAX_SPEC_LINE, is_exact_spec, read_requested_specs
+from conda_prune.safeio import TEXT_LIMIT
 
 
 def history(prefix: Path, *blocks: str) -> Path:
@@ -97,3 +100,45 @@ def test_a_spec_line_over_the_cap_is_skipped_and_reported(tmp_path):
     assert len(specs.problems) == 1
     problem = str(specs.problems[0])
     assert str(tmp_path / "conda-meta" / "history") in problem and "delete that line" in problem
+
+
+# -- files that are not regular files: named, never a hang -----------------------------------------
+
+
+def _env(inst):
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""})
+    inst.package("numpy", "1.26.4", "py311h0", depends=["python"], python_modules=["numpy"])
+    return inst.create_env("e", ["numpy"])
+
+
+@pytest.mark.parametrize("name", ["history", "pinned"])
+def test_a_fifo_history_or_pinned_is_named_unreadable_not_a_hang(inst, name):
+    prefix = _env(inst)
+    path = prefix / "conda-meta" / name
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    specs = in_time(lambda: read_requested_specs(prefix, ["numpy", "python"]))
+    (problem,) = specs.unreadable
+    assert problem.path == path and "FIFO" in problem.message and "regular file" in problem.message
+    if name == "pinned":
+        assert specs.specs == {"numpy": "numpy"}  # the history was still read
+
+
+def test_a_history_over_the_size_cap_or_a_link_to_a_device_is_not_read(inst):
+    prefix = _env(inst)
+    history_file = prefix / "conda-meta" / "history"
+    with open(history_file, "ab") as fh:
+        fh.truncate(TEXT_LIMIT + 1)  # sparse: no disk used
+    pinned = prefix / "conda-meta" / "pinned"
+    pinned.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
+    specs = in_time(lambda: read_requested_specs(prefix, ["numpy", "python"]))
+    said = {p.path.name: p.message for p in specs.unreadable}
+    assert "read limit" in said["history"] and "character device" in said["pinned"]
+    assert specs.specs == {}
+
+
+def test_no_history_and_no_pinned_file_is_no_problem(inst):
+    prefix = _env(inst)
+    (prefix / "conda-meta" / "history").unlink()
+    specs = read_requested_specs(prefix, ["numpy", "python"])
+    assert specs.unreadable == [] and specs.problems == []

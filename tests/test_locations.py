@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_conda
+from conftest import in_time, needs_conda
 
 from conda_prune import condarc
 from conda_prune.envs import discover
@@ -115,6 +115,50 @@ def test_an_unparsable_file_gives_one_warning_and_the_rest_is_read(tmp_path: Pat
     locs = from_environment({"HOME": str(home)})
     assert locs.pkgs_dirs == (Path("/from/good"),)
     assert len(locs.warnings) == 1 and str(bad) in locs.warnings[0] and "\n" not in locs.warnings[0]
+
+
+def _plant(path: Path, how: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "device":
+        path.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
+    elif how == "huge":
+        with open(path, "wb") as fh:
+            fh.write(b"pkgs_dirs: [/from/huge]\n")
+            fh.truncate(70 * 1024 * 1024)  # over the 64 MiB read limit (sparse: no disk used)
+    else:
+        path.write_text("pkgs_dirs: " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+
+@pytest.mark.parametrize("how, said", [
+    ("fifo", "is a FIFO, not a regular file"),
+    ("device", "is a character device, not a regular file"),
+    ("huge", "over the 64 MiB read limit"),
+    ("deep", "nested too deeply"),
+])
+@pytest.mark.parametrize("where", [".condarc", ".conda/condarc.d/team.yml"])
+def test_a_configuration_file_that_is_not_a_regular_text_file_is_one_warning_not_a_hang(
+        tmp_path: Path, how: str, said: str, where: str) -> None:
+    home = tmp_path / "home"
+    bad = home / where
+    _plant(bad, how)
+    write(home / ".conda" / "condarc", "pkgs_dirs: [/from/good]\n")
+    locs = in_time(lambda: from_environment({"HOME": str(home)}))
+    assert locs.pkgs_dirs == (Path("/from/good"),)
+    (warning,) = locs.warnings
+    assert str(bad) in warning and said in warning and "\n" not in warning
+    if how != "deep":
+        assert "make it a regular file" in warning
+
+
+def test_a_condarc_that_is_a_symlink_to_a_regular_file_is_read(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    real = write(tmp_path / "dotfiles" / "condarc", "pkgs_dirs: [/from/dotfiles]\n")
+    home.mkdir()
+    (home / ".condarc").symlink_to(real)
+    locs = from_environment({"HOME": str(home)})
+    assert locs.pkgs_dirs == (Path("/from/dotfiles"),) and not locs.warnings
 
 
 def test_values_of_the_wrong_type_are_ignored_with_a_warning(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ RUNPATH), on real shared libraries compiled here and shipped in real conda packa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder import SITE, Installation
+from conftest import in_time
 from conda_prune.appscan import scan_app
 from conda_prune.env_prune import NEEDED, UNUSED, plan_env_prune
 from conda_prune.env_prune.native import NativeLibraries, read_elf_links
@@ -249,6 +251,49 @@ def test_mach_o_install_names_resolve_through_rpath_and_loader_path(inst: Instal
     assert plan.verdict("libpq").reason == "@rpath/libpq.5.dylib <- psycopg2/_psycopg.so"
     assert plan.verdict("zlib").status == NEEDED
     assert plan.verdict("libpq-decoy").status == UNUSED
+
+
+@pytest.mark.parametrize("swapped_for", ["another", "fifo"])
+def test_a_mach_o_file_is_read_from_the_checked_descriptor_not_opened_again(tmp_path, monkeypatch,
+                                                                           swapped_for: str) -> None:
+    """The path is swapped right after the checked open: what is read is still what was checked."""
+    from conda_prune.env_prune import native as native_module
+
+    path = tmp_path / "ext.so"
+    path.write_bytes(macho_dylib(["@rpath/libchecked.dylib"], []))
+    other = tmp_path / "other.so"
+    other.write_bytes(macho_dylib(["@rpath/libswapped.dylib"], []))
+    checked_open = native_module.open_regular
+
+    def open_then_swap(target, **kwargs):
+        fd = checked_open(target, **kwargs)
+        if swapped_for == "fifo":
+            os.unlink(target)
+            os.mkfifo(target)
+        else:
+            os.replace(other, target)
+        return fd
+
+    monkeypatch.setattr(native_module, "open_regular", open_then_swap)
+    links = in_time(lambda: read_elf_links(path))
+    assert links.needed == ("@rpath/libchecked.dylib",)
+
+
+def test_a_native_cache_file_that_is_a_fifo_is_no_cache_not_a_hang(inst: Installation, tmp_path) -> None:
+    inst.package("python", "3.11.9", "h0", files={"lib/python3.11/os.py": ""}, executables=["python"])
+    inst.package("libpq", "16.4", "h0", files={"lib/libpq.5.dylib": macho_dylib([], [])})
+    prefix = inst.create_env("e", ["python", "libpq"])
+    inst.pip_install(prefix, "psycopg2", "2.9.9", ["psycopg2"],
+                     files={"psycopg2/_psycopg.so": macho_dylib(["@rpath/libpq.5.dylib"], ["@loader_path/../../.."])})
+    env = read_environment(prefix)
+    graph = DependencyGraph.build(env)
+    every = frozenset(graph.nodes) - {"conda:libpq"}
+    NativeLibraries(env, graph, cache_dir=tmp_path / "cache")(every)
+    (cache_path,) = (tmp_path / "cache" / "native").glob("*.json")
+    cache_path.unlink()
+    os.mkfifo(cache_path)
+    again = in_time(lambda: NativeLibraries(env, graph, cache_dir=tmp_path / "cache"))
+    assert "conda:libpq" in again(every).needed and again.files_cached == 0
 
 
 @needs_cc

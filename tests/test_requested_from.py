@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_conda
+from conftest import in_time, needs_conda
 
 from conda_prune.cli.standalone import main
 from conda_prune.requested_files import RequestedFileError, read_requested_file
@@ -337,18 +337,32 @@ def test_requested_from_gives_the_roots_and_the_chains(inst, run, tmp_path):
     assert len(notes) == 1 and str(env_file) in " ".join(out.split())
 
 
-@pytest.mark.parametrize("problem", ["missing", "broken"])
+BAD_FILE_SAYS = {
+    "missing": "no such file", "broken": "is not valid YAML", "fifo": "is a FIFO, not a regular file",
+    "device": "is a character device, not a regular file", "huge": "over the 64 MiB read limit",
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD_FILE_SAYS))
 def test_a_bad_requested_from_file_is_exit_2_and_one_line(inst, run, tmp_path, problem):
     prefix = lockfile_env(inst)
     path = tmp_path / "environment.yml"
     if problem == "broken":
         write(path, "dependencies:\n  - pandas\n - : [\n")
+    elif problem == "fifo":
+        os.mkfifo(path)
+    elif problem == "device":
+        path.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
+    elif problem == "huge":
+        with open(path, "wb") as fh:
+            fh.write(b"dependencies:\n  - pandas\n")
+            fh.truncate(65 * 1024 * 1024)  # sparse: no disk used
     for argv in (("why-used", "numpy", "-p", str(prefix)), ("prune", "-p", str(prefix), "--app", str(tmp_path), "--dry-run")):
-        code, out, err = run(*argv, "--requested-from", str(path))
+        code, out, err = in_time(lambda argv=argv: run(*argv, "--requested-from", str(path)))
         assert code == 2 and out == ""
         lines = err.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in err
-        assert ("no such file" if problem == "missing" else "is not valid YAML") in lines[0]
+        assert BAD_FILE_SAYS[problem] in lines[0]
 
 
 @needs_conda

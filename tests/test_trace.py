@@ -202,6 +202,9 @@ def test_traces_add_up_over_several_commands(world) -> None:
     # a record the trace cannot parse (here: the command itself overwrites one)
     ("python -c \"import os; open(os.environ['CONDA_PRUNE_TRACE_DIR'] + '/x.json', 'w').write('{')\"",
      "the trace record x.json is not valid JSON"),
+    # one nested too deeply for the JSON parser
+    ("python -c \"import os; open(os.environ['CONDA_PRUNE_TRACE_DIR'] + '/x.json', 'w').write('[' * 100000)\"",
+     "the trace record x.json is not valid JSON (nested too deeply)"),
     # no Python process recorded anything
     ("true", "no Python process recorded what it loaded"),
     ("python -I -B -c 'import neverused'", "no Python process recorded what it loaded"),
@@ -279,6 +282,17 @@ def test_a_killed_process_is_reported_and_the_others_still_count(world, tmp_path
     assert len(run_.records) == 2 and len(run_.incomplete) == 1 and not run_.doubts
     assert run_.incomplete[0].argv[-1] == odd
     assert "1 Python process(es) ended without recording what they loaded" in run_.warnings[0]
+
+
+def test_a_deeply_nested_record_is_a_doubt_like_any_record_that_does_not_parse(tmp_path) -> None:
+    from conda_prune.trace import TraceRun, read_records
+
+    (tmp_path / "1.json").write_text("[" * 100_000 + "]" * 100_000)  # no record: what a hostile process may leave
+    run_ = TraceRun("deep", 0)
+    read_records(tmp_path, run_)
+    assert run_.records == []
+    assert run_.doubts == ["--trace 'deep': the trace record 1.json is not valid JSON (nested too deeply): "
+                           "what that process loaded is unknown"]
 
 
 def test_the_hook_is_shipped_as_package_data() -> None:

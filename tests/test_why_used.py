@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_conda
+from conftest import in_time, needs_conda
 
 from conda_prune.cli.standalone import main
 from conda_prune.roots import CYCLE, LEAF, PIP_REQUESTED, REQUESTED
@@ -129,6 +129,17 @@ def test_pinned_specs_are_roots(inst):
     numpy = by_name(why_used(prefix, ["numpy"]), "numpy")
     assert numpy.requested
     assert [r.description for r in numpy.requested_as] == ["pinned: numpy 1.26.*"]
+
+
+def test_a_fifo_history_is_one_problem_line_not_a_hang(inst, run):
+    prefix = science(inst)
+    history = prefix / "conda-meta" / "history"
+    history.unlink()
+    os.mkfifo(history)
+    code, out, err = in_time(lambda: run("numpy", "-p", str(prefix)))
+    assert code == 0 and "Traceback" not in err
+    named = [line for line in err.splitlines() if str(history) in line]
+    assert len(named) == 1 and "FIFO" in named[0]
 
 
 def test_without_history_the_leaves_are_the_roots_and_the_report_says_so(inst, run):

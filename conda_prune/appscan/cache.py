@@ -10,7 +10,6 @@ be read or written is ignored: the scan is then simply a first run.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,9 @@ Entry = list[Any]  # [size, mtime_ns, kind, packed uses, packed problems, names,
 
 
 def load(path: Path) -> dict[str, Entry]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}
+    from ..safeio import read_json_cache
+
+    data = read_json_cache(path)
     if not isinstance(data, dict) or data.get("version") != SCANNER_VERSION or not isinstance(data.get("files"), dict):
         return {}
     return data["files"]

@@ -641,7 +641,7 @@ def _pytest_plugins(text: str, path: str, first_line: int, in_string: Callable[[
             value = text[match.end() :].split("\n", 1)[0]
         try:
             parsed = ast.literal_eval(value.strip())
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # ``= ----...1`` exhausts the parser
             raise _Uncertain from None
         names = [parsed] if isinstance(parsed, str) else list(parsed) if isinstance(parsed, (list, tuple)) else []
         line = first_line + text.count("\n", 0, match.start())
@@ -738,10 +738,13 @@ def read_lines(
 
 
 def locate(name: str, path: str) -> int:
-    """The line where ``name`` is first written in the file at ``path`` (0 if not found)."""
+    """The line where ``name`` is first written in the file at ``path`` (0 if not found, or
+    when the file is no longer a regular file of at most the scan's read limit)."""
+    from ..safeio import read_bytes
+    from .walk import MAX_BYTES
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        text = read_bytes(path, limit=MAX_BYTES).decode("utf-8", "replace")
     except OSError:
         return 0
     for needle in (f'"{name}"', f"'{name}'", name):

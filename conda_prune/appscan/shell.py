@@ -390,7 +390,7 @@ def dockerfile_uses(text: str, path: str, python: PythonScanner | None = None) -
         if rest.startswith("["):
             try:
                 argv = json.loads(rest)
-            except ValueError:
+            except (ValueError, RecursionError):  # ``CMD [[[[...`` nested too deeply: not an exec form
                 argv = None
             if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
                 uses += argv_uses(list(argv), path, line, how, python)
@@ -473,7 +473,7 @@ def _yaml_value(value: str, path: str, line: int, how: str, python: PythonScanne
     if value.startswith("[") and value.endswith("]"):
         try:
             argv = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # ``run: [[[...]]]`` nested too deeply is no flow list either
             argv = [_unquote(v) for v in value[1:-1].split(",")]
         if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
             return argv_uses([a.strip() for a in argv], path, line, how, python)

@@ -154,6 +154,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
             expanders=[expand, native], keep_optional=bool(getattr(args, "keep_optional", False)),
         )
     plan.problems += [str(p) for p in roots.problems] + native.problems
+    plan.doubts += [str(p) for p in roots.doubts]
     if traced is not None:
         plan.problems += traced.warnings
         plan.doubts += traced.doubts

@@ -46,6 +46,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -58,7 +59,7 @@ from ..appscan.cache import default_cache_dir
 from ..environment import module_of, owner_key
 from ..graph import DependencyGraph
 from ..records import EnvironmentData
-from ..safeio import read_bytes
+from ..safeio import open_regular, read_bytes, read_json_cache
 from .results import Evidence, Loads
 
 #: bump when what the reader finds in an installed file changes, so older entries are not reused
@@ -176,11 +177,7 @@ def _load_cache(path: Path | None) -> tuple[dict[str, list[Any]], dict[str, Any]
     """(per-file import lists, finished results by signature)."""
     if path is None:
         return {}, {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}, {}
+    data = read_json_cache(path)
     if not isinstance(data, dict) or data.get("version") != CLOSURE_VERSION or not isinstance(data.get("files"), dict):
         return {}, {}
     results = data.get("results")
@@ -504,11 +501,25 @@ def _still_listed(rel: str, index: ModuleIndex) -> bool:
 
 
 def _is_python_script(path: Path) -> bool:
+    """Does the program start with a ``#!`` line that runs Python? Read through
+    :mod:`conda_prune.safeio`: a FIFO or a device there is never opened, and counts as a script,
+    so that the reader names it as a doubt (what it imports is unknown)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(200)
+        st = os.stat(path)
     except OSError:
         return False
+    if stat.S_ISDIR(st.st_mode):
+        return False
+    try:
+        fd = open_regular(path, limit=1 << 40)  # only the first line is read: the size is no concern
+    except OSError:
+        return True
+    try:
+        head = os.read(fd, 200)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
     return head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]
 
 

@@ -32,6 +32,7 @@ from ..environment import (
 )
 from ..graph import DependencyGraph
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
+from ..safeio import TEXT_LIMIT, read_bytes
 from .results import Evidence, MissingModule
 
 _COMMON_WORDS = frozenset({
@@ -67,6 +68,7 @@ _KNOWN_CONSUMERS = {
 class _Evidence:
     by_key: dict[str, list[Evidence]] = field(default_factory=dict)
     optional: dict[str, bool] = field(default_factory=dict)  # key -> every use of it optional
+    doubts: list[str] = field(default_factory=list)  # each forbids removal (a kernel.json that cannot be read)
 
     def add(self, keys: Iterable[str], evidence: Evidence, optional: bool = False) -> None:
         for key in keys:
@@ -74,10 +76,20 @@ class _Evidence:
             self.optional[key] = self.optional.get(key, True) and optional
 
 
-def _kernel_argv(prefix: Path, kernel_json: str) -> list[str]:
+def _kernel_argv(prefix: Path, kernel_json: str, name: str, doubts: list[str]) -> list[str]:
+    """The command a kernel runs. A kernel.json that is there but cannot be read (a FIFO, a
+    device, over 1 MiB, nested too deeply) is a doubt: what the kernel runs is unknown."""
+    path = prefix / kernel_json
     try:
-        data = json.loads((prefix / kernel_json).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_bytes(path, limit=1 << 20))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, RecursionError) as exc:
+        why = f"cannot be read ({exc.strerror or exc})" if isinstance(exc, OSError) else "is not valid JSON"
+        doubt = (f"{path} {why}: what the kernel {name} runs is unknown; replace it with a regular file "
+                 "(reinstall the kernel)")
+        if doubt not in doubts:
+            doubts.append(doubt)
         return []
     argv = data.get("argv") if isinstance(data, dict) else None
     return [a for a in argv if isinstance(a, str)] if isinstance(argv, list) else []
@@ -133,7 +145,7 @@ def collect_evidence(
             if use.how in ("kernelspec", "default kernel") and notebook is None:
                 notebook = use
             if kernel_json:
-                argv = _kernel_argv(env.prefix, kernel_json)
+                argv = _kernel_argv(env.prefix, kernel_json, use.name, evidence.doubts)
                 from ..appscan.shell import argv_uses
 
                 for kernel_use in argv_uses(argv, use.path, use.line, f"kernel {use.name}"):
@@ -191,11 +203,17 @@ def _installed_spelling(name: str, providers: Providers, tops_by_lower: dict[str
     return f"{spellings[0]}{dot}{rest}" if len(spellings) == 1 else name
 
 
-def _entry_point_groups(dist: PipDistribution) -> dict[str, list[str]]:
+def _entry_point_groups(dist: PipDistribution, doubts: list[str]) -> dict[str, list[str]]:
+    """A distribution's entry points by group. An ``entry_points.txt`` that is there but cannot be
+    read (a FIFO, a device, over the size cap) is a doubt: which plugins it provides is unknown."""
     path = dist.path / "entry_points.txt"
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bytes(path, limit=TEXT_LIMIT).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        doubts.append(f"{path} cannot be read ({exc.strerror or exc}): which plugins {dist.name} provides is "
+                      f"unknown; replace it with a regular file (reinstall {dist.name})")
         return {}
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
@@ -223,14 +241,18 @@ class _Plugin:
     what: str  # "entry point pytest11 'xdist'"
 
 
-def plugins_of(env: EnvironmentData, providers: Providers, graph: DependencyGraph) -> list[_Plugin]:
+def plugins_of(env: EnvironmentData, providers: Providers, graph: DependencyGraph,
+               doubts: list[str] | None = None) -> list[_Plugin]:
+    """The plugins the environment's distributions and extension files provide. ``doubts`` gets
+    a line for each ``entry_points.txt`` that cannot be read."""
+    doubts = [] if doubts is None else doubts
     record_names = env.name_of_dist
     plugins: list[_Plugin] = []
     for dist in env.pip:
         key = owner_key(dist, record_names)
         if key not in graph.nodes:
             continue
-        for group, names in _entry_point_groups(dist).items():
+        for group, names in _entry_point_groups(dist, doubts).items():
             consumers = _consumers(group)
             if consumers:
                 shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")

@@ -27,7 +27,6 @@ and ``bench/native_libraries.py`` prints what the cache saves.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -40,7 +39,7 @@ from ..appscan import LIBRARY
 from ..environment import file_owners, files_of
 from ..graph import DependencyGraph
 from ..records import EnvironmentData
-from ..safeio import open_regular, write_json_atomically
+from ..safeio import open_regular, read_json_cache, write_json_atomically
 from .results import Evidence, Loads
 
 ELF_MAGIC = b"\x7fELF"
@@ -92,7 +91,7 @@ def read_elf_links(path: str | os.PathLike[str]) -> ElfLinks:
     with os.fdopen(fd, "rb") as fh:
         magic = fh.read(4)
         if magic in MACHO_MAGICS:
-            return _macho_links(path)
+            return _macho_links(fh, path)
         if magic != ELF_MAGIC:
             raise NotElf(str(path))
         # pyelftools: a well-kept reader of every ELF class, byte order and machine, rather than
@@ -138,16 +137,17 @@ def _dynamic_tags(elf: Any) -> Iterator[Any]:
             return
 
 
-def _macho_links(path: str | os.PathLike[str]) -> ElfLinks:
+def _macho_links(fh: Any, path: str | os.PathLike[str]) -> ElfLinks:
     """The load commands of a Mach-O file (each architecture of a universal one), read with
-    macholib, the reader py2app and PyInstaller use, rather than a hand-written one."""
+    macholib, the reader py2app and PyInstaller use, rather than a hand-written one, from
+    ``fh``: the file :func:`read_elf_links` opened and checked, not its path opened again
+    (:class:`_CheckedMachO`)."""
     from macholib import mach_o
-    from macholib.MachO import MachO
 
     loads = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB, mach_o.LC_LOAD_UPWARD_DYLIB}
     needed: list[str] = []
     rpath: list[str] = []
-    for header in MachO(os.fspath(path)).headers:
+    for header in _checked_macho(fh, os.fspath(path)).headers:
         for n, (command, _, data) in enumerate(header.commands):
             if n > _MAX_ENTRIES:
                 break
@@ -157,6 +157,27 @@ def _macho_links(path: str | os.PathLike[str]) -> ElfLinks:
             elif command.cmd == mach_o.LC_RPATH and text and text not in rpath:
                 rpath.append(text)
     return ElfLinks(tuple(needed), tuple(rpath), ())
+
+
+def _checked_macho(fh: Any, filename: str) -> Any:
+    """macholib's ``MachO`` read from the open file ``fh``. ``MachO(filename)`` opens the path
+    itself, and by then the path may name something else than what was checked (a FIFO would
+    block the open, ``/dev/zero`` would be read forever): so this sets what its ``__init__``
+    sets (macholib 1.16) and calls its ``load(fh)``, the part of ``__init__`` after the open."""
+    from macholib.MachO import MachO
+
+    class _CheckedMachO(MachO):  # type: ignore[misc]
+        def __init__(self, fh: Any, filename: str) -> None:
+            self.graphident = filename
+            self.filename = filename
+            self.loader_path = os.path.dirname(filename)
+            self.fat = None
+            self.headers = []
+            self.allow_unknown_load_commands = False
+            fh.seek(0)
+            self.load(fh)
+
+    return _CheckedMachO(fh, filename)
 
 
 def shown(rel: str) -> str:
@@ -180,11 +201,7 @@ class _FileCache:
             return cls(None)
         digest = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape")).hexdigest()[:24]
         path = Path(cache_dir) / "native" / f"{digest}.json"
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return cls(path)
+        data = read_json_cache(path)
         if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("files"), dict):
             return cls(path)
         return cls(path, data["files"])

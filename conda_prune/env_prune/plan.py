@@ -22,6 +22,7 @@ from ..environment import (
 from ..graph import INJECTED, DependencyGraph, marker_environment
 from ..records import EnvironmentData, PipDistribution, normalize_pip_name
 from ..roots import RootSet
+from ..safeio import read_bytes
 from .evidence import collect_evidence, names_of, plugins_of
 from .extras import Extras
 from .metapackages import METAPACKAGE, Metapackages
@@ -51,11 +52,19 @@ from .results import (
 # -- the plan -------------------------------------------------------------------------------------
 
 
-def _is_editable(dist: PipDistribution) -> str | None:
-    """The source of an editable (development) install, or None."""
+def _is_editable(dist: PipDistribution, problems: list[str]) -> str | None:
+    """The source of an editable (development) install, or None. A ``direct_url.json`` that is
+    there but cannot be read (a FIFO, a device, over 1 MiB, nested too deeply) is a line in
+    ``problems``; the distribution is then taken as installed from an index."""
+    path = dist.path / "direct_url.json"
     try:
-        data = json.loads((dist.path / "direct_url.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_bytes(path, limit=1 << 20))
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError, RecursionError) as exc:
+        why = f"cannot be read ({exc.strerror or exc})" if isinstance(exc, OSError) else "is not valid JSON"
+        problems.append(f"{path} {why}: whether {dist.name} is an editable install is unknown, so it is "
+                        f"taken as installed from an index; reinstall {dist.name} with pip")
         data = None
     if isinstance(data, dict) and isinstance(data.get("dir_info"), dict) and data["dir_info"].get("editable"):
         return str(data.get("url") or "a local folder")
@@ -65,7 +74,8 @@ def _is_editable(dist: PipDistribution) -> str | None:
 
 
 def _always_kept(
-    env: EnvironmentData, graph: DependencyGraph, keep: Sequence[str], keep_list: Sequence[str], self_hosting: bool
+    env: EnvironmentData, graph: DependencyGraph, keep: Sequence[str], keep_list: Sequence[str], self_hosting: bool,
+    problems: list[str],
 ) -> dict[str, str]:
     kept: dict[str, str] = {}
     if "conda:python" in graph.nodes:
@@ -85,7 +95,7 @@ def _always_kept(
             kept.setdefault(key, "a variant mutex: it selects build variants for the solver and holds no code")
     for dist in env.pip:
         if dist.is_pip_installed:
-            source = _is_editable(dist)
+            source = _is_editable(dist, problems)
             key = f"pypi:{dist.normalized_name}"
             if source and key in graph.nodes:
                 kept.setdefault(key, f"an editable install of {source}: its modules live outside the environment")
@@ -215,7 +225,8 @@ def plan_env_prune(
         if key in graph.nodes:
             evidence.add([key], found[0])
             evidence.by_key[key].extend(found[1:])
-    kept = _always_kept(env, graph, keep, keep_list, self_hosting)
+    kept_problems: list[str] = []  # a direct_url.json that cannot be read
+    kept = _always_kept(env, graph, keep, keep_list, self_hosting, kept_problems)
     replaced = pip_over_conda(env)
     for key, (why, _) in replaced.items():
         kept.setdefault(key, why)
@@ -224,7 +235,8 @@ def plan_env_prune(
     extras = Extras(env, graph, scan, providers)  # what needed packages load, besides the caller's expanders
     expanders = [*expanders, extras, Metapackages(graph, graph.closure(kept), asked_for)]
     plugin_reasons: dict[str, list[Evidence]] = {}
-    plugins = plugins_of(env, providers, graph)
+    plugin_doubts: list[str] = []  # an entry_points.txt that cannot be read
+    plugins = plugins_of(env, providers, graph, plugin_doubts)
     names_cache: dict[str, set[str]] = {}
     loaded: dict[str, list[Evidence]] = {}  # key -> why a needed package loads it
     on_demand: dict[str, list[Evidence]] = {}
@@ -347,7 +359,8 @@ def plan_env_prune(
     )
     plan.doubts += [f"{p}: what the application uses there is unknown" for p in scan.doubts]
     plan.doubts += load_doubts
-    plan.problems += extras.problems
+    plan.doubts += evidence.doubts + plugin_doubts
+    plan.problems += kept_problems + extras.problems
     plan.doubts += [
         f"{env.prefix / 'conda-meta' / (d + '.json') if d != '*' else env.prefix / 'conda-meta'} could not be read: "
         "what that package needs is unknown"

@@ -239,6 +239,8 @@ def read_records(folder: Path, run: TraceRun) -> None:
             parsed = f"cannot be read ({exc.strerror or exc})"
         except ValueError as exc:
             parsed = f"is not valid JSON ({exc})"
+        except RecursionError:  # ``[[[[...`` thousands deep: not a record the hook writes
+            parsed = "is not valid JSON (nested too deeply)"
         if isinstance(parsed, str):
             run.doubts.append(f"{name}: the trace record {file_name} {parsed}: what that process loaded is unknown")
             continue
