@@ -446,7 +446,7 @@ def plan_cache_prune(
     problems += discovery.problems
     blockers: list[str] = []
     if not ignore_unreachable:
-        blockers += [m.advice for m in discovery.unreachable] + discovery.doubts
+        blockers += [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
     if ignore_unreachable:

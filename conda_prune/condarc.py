@@ -210,16 +210,21 @@ def read_file(path: Path) -> tuple[Source | None, str | None]:
     return Source(str(path), data), None
 
 
-def read_configuration(files: Iterable[Path]) -> tuple[tuple[Source, ...], tuple[str, ...]]:
+def read_configuration(files: Iterable[Path]) -> tuple[tuple[Source, ...], tuple[str, ...], tuple[str, ...]]:
+    """The settings of each file, the warnings, and the files whose settings could not be read
+    at all (their caches, environments and keep-list are unknown)."""
     sources: list[Source] = []
     warnings: list[str] = []
+    unread: list[str] = []
     for path in files:
         source, warning = read_file(path)
         if source is not None:
             sources.append(source)
+        elif warning:
+            unread.append(str(path))
         if warning:
             warnings.append(warning)
-    return tuple(sources), tuple(warnings)
+    return tuple(sources), tuple(warnings), tuple(unread)
 
 
 # -- merging ------------------------------------------------------------------------------------
@@ -432,12 +437,13 @@ class Configuration:
     files: tuple[Path, ...]
     sources: tuple[Source, ...] = field(repr=False)
     warnings: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()  # the files none of whose settings could be read
 
 
 def load(variables: Mapping[str, str], home: Path) -> Configuration:
     files = config_files(search_path(variables, home))
-    sources, warnings = read_configuration(files)
-    return Configuration(files=files, sources=sources, warnings=warnings)
+    sources, warnings, unread = read_configuration(files)
+    return Configuration(files=files, sources=sources, warnings=warnings, unread=unread)
 
 
 def paths_setting(values: Iterable[str], environ: Mapping[str, str], home: Path) -> Iterator[Path]:

@@ -35,6 +35,15 @@ class Locations:
     keep: tuple[str, ...] = ()
     condarc_files: tuple[Path, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: configuration files the standalone script could not read at all: the caches, environments
+    #: and keep-list they may set are unknown, so nothing is removed while they stay so
+    unread_config: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def config_doubts(self) -> list[str]:
+        return [f"the configuration file {path} could not be read (see above): the package caches, "
+                "environments and keep-list it may set are unknown. Fix or remove it, or pass "
+                "--ignore-unreachable to prune anyway" for path in self.unread_config]
 
 
 def keep_pattern(name: str, patterns: Iterable[str]) -> str | None:
@@ -202,6 +211,7 @@ def from_environment(
         keep=tuple(keep),
         condarc_files=config.files,
         warnings=tuple(dict.fromkeys(warnings)),
+        unread_config=config.unread,
     )
 
 

@@ -449,7 +449,7 @@ def _hostile_app(root: Path) -> Path:
                       + "[" * 100_000 + "]" * 100_000 + '}], "metadata": {}}',
     })
     os.mkfifo(root / "fifo.py")
-    (root / "zero.py").symlink_to("/dev/zero")
+    (root / "zero.py").symlink_to("/dev/null")  # a device (not /dev/zero: a regression would fill memory)
     (root / "proc").symlink_to("/proc")
     return root
 

@@ -404,3 +404,24 @@ def test_a_keep_listed_leftover_is_said_to_go_back_and_frees_nothing(inst: Insta
     code, out, _ = run(inst, monkeypatch, capsys, "--yes")
     assert code == 0 and "put back 1 left by an interrupted run" in out, out
     assert (inst.pkgs / "keepme-1.0-0" / "info" / "index.json").is_file()
+
+
+@pytest.mark.parametrize("bad", ["fifo", "invalid"])
+def test_a_configuration_file_that_cannot_be_read_stops_the_removal(inst: Installation, monkeypatch, capsys,
+                                                                    bad: str) -> None:
+    """The standalone script reads conda's configuration itself: a file it cannot read may set
+    the caches or environments to scan (and the keep-list), so nothing is removed while it stays
+    so; --ignore-unreachable goes ahead."""
+    inst.package("spare", size=2_000)
+    inst.extract_to_cache(inst.packages["spare-1.0-0"])
+    rc = inst.home / ".config" / "conda" / "condarc"
+    rc.parent.mkdir(parents=True)
+    if bad == "fifo":
+        os.mkfifo(rc)
+    else:
+        rc.write_text("envs_dirs: [/elsewhere\n  - : :\n")
+    code, out, err = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 3 and (inst.pkgs / "spare-1.0-0").is_dir(), out + err
+    assert f"the configuration file {rc} could not be read" in err and "--ignore-unreachable" in err
+    code, out, err = run(inst, monkeypatch, capsys, "--yes", "--ignore-unreachable")
+    assert code == 0 and not (inst.pkgs / "spare-1.0-0").exists(), out + err

@@ -127,7 +127,7 @@ def test_another_users_line_never_replaces_the_owners_listing(victim: Installati
 def test_fifos_and_devices_are_named_problems_not_hangs(victim: Installation, tmp_path: Path) -> None:
     meta = victim.envs_dir / "v" / "conda-meta"
     os.mkfifo(meta / "x-1-0.json")
-    (meta / "zero-1-0.json").symlink_to("/dev/zero")
+    (meta / "zero-1-0.json").symlink_to("/dev/null")  # a device (not /dev/zero: a regression would fill memory)
     registry = tmp_path / "fifo-environments.txt"
     os.mkfifo(registry)
     locations = dataclasses.replace(victim.locations(), environments_txt=(registry, *victim.locations().environments_txt))

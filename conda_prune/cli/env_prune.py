@@ -154,6 +154,10 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
             expanders=[expand, native], keep_optional=bool(getattr(args, "keep_optional", False)),
         )
     plan.problems += [str(p) for p in roots.problems] + native.problems
+    plan.doubts += [  # the standalone script's reading of the configuration: its keep-list is unknown
+        f"the configuration file {path} could not be read (see above): the keep-list it may set is "
+        "unknown. Fix or remove it" for path in locations.unread_config
+    ]
     plan.doubts += [str(p) for p in roots.doubts]
     if traced is not None:
         plan.problems += traced.warnings
