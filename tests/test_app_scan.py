@@ -401,6 +401,29 @@ def test_without_a_cache_the_parse_of_later_scans_is_not_lost(tmp_path: Path) ->
     assert unparsed(scan_app([root], cache_dir=None, check_syntax=True)) == [("bad.py", 3)]
 
 
+def test_the_second_process_does_the_parse_and_runs_nothing_of_the_application(tmp_path: Path, monkeypatch) -> None:
+    """Run from inside the application (``--app .``): a ``token.py`` or ``json.py`` there must
+    not be imported by the parsing process in place of the standard library's; and the result
+    must come from that process, not from a fallback in this one."""
+    from conda_prune.appscan import syntax
+
+    marker = tmp_path / "ran"
+    files = dict(BAD_BUT_READ_WHOLE)
+    for name in ("token.py", "json.py", "ast.py", "tokenize.py", "typing.py"):
+        files[name] = f"open({str(marker)!r}, 'w').write('ran')\n"
+    root = write(tmp_path / "app", files)
+    monkeypatch.chdir(root)
+
+    def not_here(items):  # type: ignore[no-untyped-def]
+        raise AssertionError("the parse fell back to this process")
+
+    monkeypatch.setattr(syntax, "check_items", not_here)
+    result = scan_app(["."], cache_dir=None, check_syntax="later")
+    result.finish_syntax()
+    assert unparsed(result) == [("bad.py", 3)]
+    assert not marker.exists(), "a file of the application ran"
+
+
 @pytest.mark.parametrize("how", ["no process", "the process dies"])
 def test_the_parse_is_done_here_when_the_second_process_fails(tmp_path: Path, monkeypatch, how: str) -> None:
     import subprocess

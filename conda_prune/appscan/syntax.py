@@ -16,6 +16,7 @@ once per change. Where no second process can be started, the check runs here, at
 from __future__ import annotations
 
 import ast
+import atexit
 import json
 import os
 import sys
@@ -104,13 +105,22 @@ class SyntaxCheck:
         if not self.items:
             return self
         root = str(Path(__file__).resolve().parents[2])  # the folder holding conda_prune
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from conda_prune.appscan.syntax import _main; sys.exit(_main())")
+        # -I: the current folder (the application, often) is not on the path, nor PYTHONPATH, so
+        # no file of the application shadows a module the check imports and runs in its place.
+        # The folder holding conda_prune goes first only when it is not on the path already (a
+        # checkout): an installed one is in site-packages, whose backports must not shadow the
+        # standard library.
+        code = ("import sys\n"
+                "root = sys.argv[1]\n"
+                "if root not in sys.path: sys.path.insert(0, root)\n"
+                "from conda_prune.appscan.syntax import _main\n"
+                "sys.exit(_main())\n")
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, "-I", "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, close_fds=True,
             )
+            atexit.register(self._stop)  # a caller that fails before finish leaves no process behind
             assert self._process.stdin is not None
             self._process.stdin.write(json.dumps(self.items).encode("utf-8", "surrogateescape"))
             self._process.stdin.close()
@@ -125,8 +135,9 @@ class SyntaxCheck:
         found: list[Found] | None = None
         if self._process is not None:
             try:
-                out, _ = self._process.communicate()
-                if self._process.returncode == 0:
+                assert self._process.stdout is not None
+                out = self._process.stdout.read()  # its input is written and closed: it only writes now
+                if self._process.wait() == 0:
                     found = [(str(s), int(n) if n is not None else None, str(m)) for s, n, m in json.loads(out)]
             except (OSError, ValueError, TypeError):
                 found = None
@@ -140,9 +151,15 @@ class SyntaxCheck:
 
     def _stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
+        atexit.unregister(self._stop)
+        if process is None:
+            return
+        if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
 
 def _main() -> int:
