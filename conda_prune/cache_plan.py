@@ -64,6 +64,7 @@ from .records import LINK_COPY, Problem, read_conda_meta
 from .references import (
     Progress,
     Reference,
+    ReferenceIndex,
     no_progress,
     read_references,
     symlinks_into_caches,
@@ -141,6 +142,9 @@ class CachePlan:
     leftovers: list[tuple[PackageCache, Path, TreeStats]] = field(default_factory=list)  # to finish
     #: what an interrupted prune left that is wanted again (:func:`judge_leftover`): put back whole
     leftovers_kept: list[tuple[PackageCache, Path, Decision]] = field(default_factory=list)
+    tarballs: bool = False  # --tarballs: the real run judges leftover tarballs the same way
+    #: doubts --ignore-unreachable set aside: the real run does not take them as new
+    ignored_doubts: list[str] = field(default_factory=list)
 
     @property
     def removals(self) -> list[Decision]:
@@ -332,6 +336,27 @@ class LeftoverFacts:
     keep_match: str | None
     outside_link: bool  # a file of it has hardlinks outside it
     unreadable: str | None = None  # why it could not be read whole (then its links are unknown)
+    symlink_evidence: str | None = None  # a symlink in a scanned environment points into it
+    doubt: str | None = None  # what environments use is unknown now (a conda-meta that cannot be read)
+    tarball: bool = False  # the item is a tarball, not an extracted folder
+    folder_in_cache: bool = False  # the extracted folder of the same package is in the cache
+    tarballs: bool = False  # --tarballs
+
+
+def leftover_facts(cache: PackageCache, item: Path, entry: CacheEntry, index: ReferenceIndex,
+                   symlinks: Mapping[tuple[str, str], str], stats: TreeStats, keep: Collection[str], *,
+                   tarballs: bool, doubt: str | None = None) -> LeftoverFacts:
+    """The facts of one leftover, from an index of references and the symlinks into the caches
+    (the plan's, or fresh ones when the real run gets to it)."""
+    is_tarball = entry.dist != (original_name(item.name) or item.name)  # its suffix was taken off
+    return LeftoverFacts(
+        entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, keep) if keep else None,
+        outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
+        unreadable=stats.errors[0].message if stats.errors else None,
+        symlink_evidence=symlinks.get((str(cache.real), entry.dist)),
+        doubt=doubt, tarball=is_tarball,
+        folder_in_cache=os.path.isdir(os.path.join(cache.real, entry.dist)), tarballs=tarballs,
+    )
 
 
 def leftover_entry(cache: PackageCache, item: Path) -> CacheEntry:
@@ -342,15 +367,26 @@ def leftover_entry(cache: PackageCache, item: Path) -> CacheEntry:
 
 def judge_leftover(f: LeftoverFacts) -> Decision:
     """Finish (delete) a leftover of our own interrupted prune, unless it is wanted again: in
-    use (not only by copies), on the keep-list, or linked from outside. Only the trash of the
-    user running the prune, and only what its own rename put there, is ever a leftover, and a
-    read-only cache's leftovers are left alone (:func:`plan_cache_prune`)."""
+    use (not only by copies), on the keep-list, a symlink points into it, or linked from
+    outside; or what uses it cannot be known now. A tarball is judged as :func:`judge` judges
+    tarballs: environments never link from one, so it goes when its package stays extracted in
+    the cache (or with ``--tarballs``). Only the trash of the user running the prune, and only
+    what its own rename put there, is ever a leftover, and a read-only cache's leftovers are
+    left alone (:func:`plan_cache_prune`)."""
+    if f.doubt:
+        return Decision(f.entry, KEEP, DOUBT, f.doubt, users=f.users)
+    if f.tarball and (f.folder_in_cache or f.tarballs):
+        return Decision(f.entry, REMOVE, TARBALL, "the tarball of a package that stays extracted, or --tarballs",
+                        users=f.users)
     needing = [u for u in f.users if u.link_type != LINK_COPY]
     if needing:
         return Decision(f.entry, KEEP, IN_USE, f"{needing[0].prefix} uses it", evidence=str(needing[0].prefix),
                         users=f.users)
     if f.keep_match:
         return Decision(f.entry, KEEP, KEEP_LIST, f"it is on the keep-list ({f.keep_match})", users=f.users)
+    if f.symlink_evidence:
+        return Decision(f.entry, KEEP, OUTSIDE_SYMLINK, f"a symlink points into it ({f.symlink_evidence})",
+                        evidence=f.symlink_evidence, users=f.users)
     if f.unreadable:
         return Decision(f.entry, KEEP, UNREADABLE, f"it could not be read whole ({f.unreadable})", users=f.users)
     if f.outside_link:
@@ -449,7 +485,9 @@ def plan_cache_prune(
         blockers += [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
+    ignored: list[str] = []
     if ignore_unreachable:
+        ignored = [b for b in blockers if "--ignore-unreachable" in b]
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
     symlinks = symlinks_into_caches(discovery, caches, locations, progress, summaries)
     if summaries is not None:
@@ -504,14 +542,12 @@ def plan_cache_prune(
         for item in cache.leftovers:
             stats = tree_stats(item)
             entry = leftover_entry(cache, item)
-            verdict = judge_leftover(LeftoverFacts(
-                entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, keep) if keep else None,
-                outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
-                unreadable=stats.errors[0].message if stats.errors else None,
-            ))
+            verdict = judge_leftover(leftover_facts(
+                cache, item, entry, index, symlinks, stats, keep, tarballs=tarballs))
             if verdict.action == REMOVE:
                 leftovers.append((cache, item, stats))
             else:
                 kept_leftovers.append((cache, item, verdict))
     decisions.sort(key=lambda d: (str(d.entry.cache), d.entry.dist))
-    return CachePlan(caches, discovery, decisions, problems, blockers, leftovers, kept_leftovers)
+    return CachePlan(caches, discovery, decisions, problems, blockers, leftovers, kept_leftovers,
+                     tarballs=tarballs, ignored_doubts=ignored)

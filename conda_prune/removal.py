@@ -46,14 +46,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache_plan import (
+    DOUBT,
     KEEP,
     TARBALL,
+    UNREADABLE,
     CachePlan,
     Decision,
-    LeftoverFacts,
     freed,
     judge_leftover,
     leftover_entry,
+    leftover_facts,
 )
 from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
@@ -67,10 +69,10 @@ from .caches import (
     trash_name,
     tree_stats,
 )
-from .envs import discover
-from .locations import Locations, keep_pattern
+from .envs import Discovery, discover
+from .locations import Locations
 from .records import LINK_COPY
-from .references import Progress, ReferenceIndex, no_progress, read_references
+from .references import Progress, ReferenceIndex, no_progress, read_references, symlinks_into_caches
 from .safeio import SMALL_LIMIT, open_regular, read_bytes
 
 try:
@@ -443,9 +445,15 @@ def _delete_trashed(trash: Trash, trashed: str) -> None:
     trash.delete(trashed)
 
 
-def _current_users(locations: Locations, search_paths: Iterable[Path], caches: list[PackageCache]) -> ReferenceIndex:
+def _current_users(locations: Locations, search_paths: Iterable[Path], plan: CachePlan,
+                   ) -> tuple[ReferenceIndex, str | None, Discovery]:
+    """Who references what now, and the first doubt that arose since the plan (a conda-meta
+    that cannot be read now: what that environment uses is unknown)."""
     discovery = discover(locations, search_paths)
-    return read_references(caches, discovery, [], [], no_progress)
+    blockers: list[str] = []
+    index = read_references(plan.caches, discovery, [], blockers, no_progress)
+    new = [b for b in blockers + discovery.doubts if b not in plan.ignored_doubts]
+    return index, (new[0] if new else None), discovery
 
 
 def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> str | None:
@@ -547,14 +555,14 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
 
     # 2. did anything start using them meanwhile? a new record, or a new hardlink
     if moved:
-        index = _current_users(locations, search_paths, plan.caches)
+        index, doubt, _ = _current_users(locations, search_paths, plan)
         for d, trash, done in list(moved):
-            if d.code == TARBALL:
+            if d.code == TARBALL and not doubt:
                 continue  # the extracted folder stays: environments never link from a tarball
             cache = caches[str(d.entry.cache)]
             fresh = [u for u in index.users(cache, d.entry) if u.link_type != LINK_COPY]
-            grew = _links_grew(trash, [t for _, t in done], d.stats)
-            if fresh or grew:
+            grew = None if doubt else _links_grew(trash, [t for _, t in done], d.stats)
+            if doubt or fresh or grew:
                 for original, trashed in reversed(done):
                     if trash.restore(trashed, original):
                         continue
@@ -562,7 +570,8 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
                         _delete_trashed(trash, trashed)
                     except OSError:
                         pass  # the next run finishes it
-                why = grew or f"an environment started using it during the prune ({fresh[0].prefix})"
+                why = (f"a doubt arose during the prune, so nothing goes: {doubt}" if doubt else grew
+                       or f"an environment started using it during the prune ({fresh[0].prefix})")
                 result.restored.append((d, why))
                 moved.remove((d, trash, done))
         for d, trash, done in moved:
@@ -594,23 +603,27 @@ def _execute(plan: CachePlan, locations: Locations, search_paths: list[Path], pr
     # use or on the keep-list (then it goes back, whole)
     leftovers = [(cache, item) for cache, item, _ in plan.leftovers] + [(c, i) for c, i, _ in plan.leftovers_kept]
     if leftovers:
-        index = _current_users(locations, search_paths, plan.caches)
+        index, doubt, discovery = _current_users(locations, search_paths, plan)
+        symlinks = symlinks_into_caches(discovery, plan.caches, locations, no_progress)
         for cache, item in leftovers:
             original = original_name(item.name) or item.name
             entry = leftover_entry(cache, item)
             try:
                 trash = trash_of(cache)
                 stats = trash.stats_of(item.name, TreeStats())  # now, and through the trash's descriptor
-                verdict = judge_leftover(LeftoverFacts(
-                    entry, tuple(index.users(cache, entry)), keep_pattern(entry.name, locations.keep),
-                    outside_link=any(nlink > seen for seen, nlink, _, _ in stats.inodes.values()),
-                    unreadable=stats.errors[0].message if stats.errors else None,
-                ))
+                verdict = judge_leftover(leftover_facts(cache, item, entry, index, symlinks, stats, locations.keep,
+                                                        tarballs=plan.tarballs, doubt=doubt))
                 if verdict.action == KEEP:
                     # wanted again: put it back, but only whole (a kill mid-deletion leaves part of
                     # it, and conda would link from an incomplete entry); a refilled slot needs no copy
                     if trash.complete(item.name) and trash.restore(item.name, original):
                         result.restored_leftovers.append((item, verdict.reason))
+                        continue
+                    if verdict.code in (UNREADABLE, DOUBT):
+                        fix = f"make it readable (chmod -R u+rwX {item}) and rerun" if verdict.code == UNREADABLE \
+                            else "a later run finishes it or puts it back"
+                        result.failed.append((verdict, f"left by an interrupted prune, and {verdict.reason}; it "
+                                                       f"stays in {item.parent}: {fix}"))
                         continue
                     if not os.path.lexists(cache.real / original):
                         why = verdict.reason

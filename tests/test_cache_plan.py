@@ -133,6 +133,12 @@ def test_a_symlinked_entry_folder_is_left_alone() -> None:
     ({"keep_match": "numpy"}, KEEP, KEEP_LIST),
     ({"outside_link": True}, KEEP, OUTSIDE_HARDLINK),
     ({"unreadable": "Permission denied", "outside_link": True}, KEEP, UNREADABLE),
+    ({"symlink_evidence": "/env/lib/x.so"}, KEEP, OUTSIDE_SYMLINK),
+    ({"keep_match": "numpy", "symlink_evidence": "/env/lib/x.so"}, KEEP, KEEP_LIST),
+    ({"doubt": "cannot read /env/conda-meta", "users": (user(LINK_HARDLINK),)}, KEEP, DOUBT),
+    ({"tarball": True, "users": (user(LINK_HARDLINK),)}, KEEP, IN_USE),  # only the tarball of what is in use
+    ({"tarball": True, "users": (user(LINK_HARDLINK),), "folder_in_cache": True}, REMOVE, TARBALL),
+    ({"tarball": True, "users": (user(LINK_HARDLINK),), "tarballs": True}, REMOVE, TARBALL),
     ({"users": (user(LINK_HARDLINK),), "keep_match": "numpy", "outside_link": True}, KEEP, IN_USE),
 ])
 def test_a_leftover_is_finished_unless_it_is_wanted_again(change: dict, action, code) -> None:

@@ -425,3 +425,70 @@ def test_a_configuration_file_that_cannot_be_read_stops_the_removal(inst: Instal
     assert f"the configuration file {rc} could not be read" in err and "--ignore-unreachable" in err
     code, out, err = run(inst, monkeypatch, capsys, "--yes", "--ignore-unreachable")
     assert code == 0 and not (inst.pkgs / "spare-1.0-0").exists(), out + err
+
+
+def _leave_in_trash(inst: Installation, name: str) -> Path:
+    """What a prune killed after its rename into the trash leaves behind."""
+    from conda_prune.caches import trash_name
+
+    own = own_trash_folder(inst.pkgs)
+    own.mkdir(parents=True, mode=0o700, exist_ok=True)
+    left = own / trash_name(name)
+    os.rename(inst.pkgs / name, left)
+    return left
+
+
+def test_a_leftover_a_symlink_points_into_goes_back(inst: Installation, monkeypatch, capsys) -> None:
+    """An environment nobody's records tie to the entry links into it (made after the killed
+    run's plan): as an entry it would be kept, so as a leftover it goes back, and the link works."""
+    inst.package("seen", size=2_000)
+    inst.package("linked", size=20_000)
+    prefix = inst.create_env("e", ["seen"])
+    entry = inst.extract_to_cache(inst.packages["linked-1.0-0"])
+    (prefix / "lib").mkdir(exist_ok=True)
+    link = prefix / "lib" / "hand-made-link"
+    link.symlink_to(entry / "share" / "linked" / "payload.bin")
+    _leave_in_trash(inst, "linked-1.0-0")
+    code, out, _ = run(inst, monkeypatch, capsys, "--dry-run")
+    assert code == 0 and "linked-1.0-0: a symlink points into it" in " ".join(out.split()), out
+    code, out, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0 and "put back 1" in out, out
+    assert link.resolve().is_file()
+
+
+@pytest.mark.parametrize("folder", [True, False])
+def test_a_leftover_tarball_is_judged_as_tarballs_are(inst: Installation, monkeypatch, capsys, folder: bool) -> None:
+    """A tarball an interrupted --tarballs run left: environments never link from a tarball, so
+    it goes when the package stays extracted; with only the tarball in use, --tarballs lets it go."""
+    inst.package("used", size=2_000)
+    inst.create_env("e", ["used"])
+    tarball = inst.pkgs / "used-1.0-0.conda"
+    if not tarball.exists():
+        shutil.copy(inst.packages["used-1.0-0"].path, tarball)
+    if not folder:
+        shutil.rmtree(inst.pkgs / "used-1.0-0")
+    left = _leave_in_trash(inst, "used-1.0-0.conda")
+    args = ("--yes",) if folder else ("--yes", "--tarballs")
+    code, out, _ = run(inst, monkeypatch, capsys, *args)
+    assert code == 0 and "finished 1 left by an interrupted run" in out, out
+    assert not left.exists() and not tarball.exists()
+
+
+def test_a_doubt_that_arises_during_the_prune_puts_everything_back(inst: Installation, monkeypatch, capsys) -> None:
+    """The prune looks again before deleting; if what an environment uses cannot be known then
+    (its conda-meta could not be read), nothing it moved is deleted."""
+    from conda_prune import removal
+
+    inst.package("spare", size=2_000)
+    inst.extract_to_cache(inst.packages["spare-1.0-0"])
+    real = removal.read_references
+
+    def with_a_new_doubt(caches, discovery, problems, blockers, *args, **kwargs):  # type: ignore[no-untyped-def]
+        index = real(caches, discovery, problems, blockers, *args, **kwargs)
+        blockers.append("cannot read /somewhere/conda-meta: the packages that environment uses are unknown")
+        return index
+
+    monkeypatch.setattr(removal, "read_references", with_a_new_doubt)
+    code, out, _ = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 0 and "a doubt arose during the prune" in out, out
+    assert (inst.pkgs / "spare-1.0-0" / "info" / "index.json").is_file()
