@@ -50,6 +50,7 @@ Where we differ from conda on purpose:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -128,7 +129,13 @@ def search_path(variables: Mapping[str, str], home: Path) -> tuple[tuple[Path, t
     return tuple(seen.items())
 
 
-def config_files(entries: Iterable[tuple[Path, tuple[str, ...]]]) -> tuple[Path, ...]:
+class Refused(str):
+    """A warning about something conda itself refuses (it stops with an error): what the setting
+    would have said is unknown, so removals must not go ahead on the rest."""
+
+
+def config_files(entries: Iterable[tuple[Path, tuple[str, ...]]],
+                 unlisted: list[str] | None = None) -> tuple[Path, ...]:
     """The files the search path names: files with a configuration name, and the ``*.yml`` /
     ``*.yaml`` files of folders, sorted by name; each once, lowest precedence first.
 
@@ -140,13 +147,19 @@ def config_files(entries: Iterable[tuple[Path, tuple[str, ...]]]) -> tuple[Path,
     for path, names in entries:
         try:
             mode = path.stat().st_mode
-        except OSError:
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # there, but not to be looked into: what it holds is unknown
+            if unlisted is not None and exc.errno not in (errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
+                unlisted.append(f"{path} cannot be looked into ({exc.strerror})")
             continue
         if stat.S_ISDIR(mode):
             try:
                 with os.scandir(path) as it:
                     children = sorted(it, key=lambda entry: entry.name)
-            except OSError:
+            except OSError as exc:
+                if unlisted is not None:
+                    unlisted.append(f"the configuration folder {path} cannot be listed ({exc.strerror})")
                 continue
             for child in children:
                 if Path(child.name).suffix not in YAML_SUFFIXES:
@@ -221,7 +234,7 @@ def read_configuration(files: Iterable[Path]) -> tuple[tuple[Source, ...], tuple
         if source is not None:
             sources.append(source)
         elif warning:
-            unread.append(str(path))
+            unread.append(f"the configuration file {path} could not be read")
         if warning:
             warnings.append(warning)
     return tuple(sources), tuple(warnings), tuple(unread)
@@ -305,9 +318,9 @@ def _lookup(source: Source, setting: Setting, warnings: list[str]) -> tuple[Any,
     if not present:
         return None
     if len(present) > 1:
-        warnings.append(
+        warnings.append(Refused(
             f"{source.name} sets {' and '.join(present)}, which conda refuses; reading {present[0]} only"
-        )
+        ))
     return data, present[0]
 
 
@@ -320,13 +333,13 @@ def _sequence_match(source: Source, setting: Setting, warnings: list[str]) -> Ma
     if value is None:  # ``pkgs_dirs: ~`` is no setting at all, as in conda
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        warnings.append(f"ignoring {key} in {source.name}: a list is needed, not {type(value).__name__}")
+        warnings.append(Refused(f"ignoring {key} in {source.name}: a list is needed, not {type(value).__name__}"))
         return None
     values: list[str] = []
     flags: list[str | None] = []
     for index, item in enumerate(value):
         if item is None or isinstance(item, (Mapping, list)):
-            warnings.append(f"ignoring an item of {key} in {source.name}: {item!r} is not a path or name")
+            warnings.append(Refused(f"ignoring an item of {key} in {source.name}: {item!r} is not a path or name"))
             continue
         values.append(str(item))
         flags.append(_item_flag(value, index))
@@ -344,7 +357,7 @@ def _env_sequence(setting: Setting, environ: Mapping[str, str], warnings: list[s
     if not present:
         return None
     if len(present) > 1:
-        warnings.append(f"both {' and '.join(present)} are set, which conda refuses; reading {present[0]} only")
+        warnings.append(Refused(f"both {' and '.join(present)} are set, which conda refuses; reading {present[0]} only"))
     raw = environ[present[0]]
     values = tuple(v for v in (part.strip() for part in raw.split(setting.delimiter)) if v)
     return Match(ENV_SOURCE, values, "!important" in raw, ())
@@ -437,13 +450,14 @@ class Configuration:
     files: tuple[Path, ...]
     sources: tuple[Source, ...] = field(repr=False)
     warnings: tuple[str, ...] = ()
-    unread: tuple[str, ...] = ()  # the files none of whose settings could be read
+    unread: tuple[str, ...] = ()  # what could not be read at all: "the configuration file X could not be read"
 
 
 def load(variables: Mapping[str, str], home: Path) -> Configuration:
-    files = config_files(search_path(variables, home))
+    unlisted: list[str] = []
+    files = config_files(search_path(variables, home), unlisted)
     sources, warnings, unread = read_configuration(files)
-    return Configuration(files=files, sources=sources, warnings=warnings, unread=unread)
+    return Configuration(files=files, sources=sources, warnings=(*warnings, *unlisted), unread=(*unlisted, *unread))
 
 
 def paths_setting(values: Iterable[str], environ: Mapping[str, str], home: Path) -> Iterator[Path]:

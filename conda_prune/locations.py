@@ -41,9 +41,8 @@ class Locations:
 
     @property
     def config_doubts(self) -> list[str]:
-        return [f"the configuration file {path} could not be read (see above): the package caches, "
-                "environments and keep-list it may set are unknown. Fix or remove it, or pass "
-                "--ignore-unreachable to prune anyway" for path in self.unread_config]
+        return [f"{what} (see above): the package caches, environments and keep-list it may set are "
+                "unknown. Fix it, or pass --ignore-unreachable to prune anyway" for what in self.unread_config]
 
 
 def keep_pattern(name: str, patterns: Iterable[str]) -> str | None:
@@ -211,7 +210,8 @@ def from_environment(
         keep=tuple(keep),
         condarc_files=config.files,
         warnings=tuple(dict.fromkeys(warnings)),
-        unread_config=config.unread,
+        unread_config=(*config.unread, *dict.fromkeys(f"a setting conda refuses: {w}" for w in warnings
+                                                      if isinstance(w, condarc.Refused))),
     )
 
 

@@ -492,3 +492,35 @@ def test_a_doubt_that_arises_during_the_prune_puts_everything_back(inst: Install
     code, out, _ = run(inst, monkeypatch, capsys, "--yes")
     assert code == 0 and "a doubt arose during the prune" in out, out
     assert (inst.pkgs / "spare-1.0-0" / "info" / "index.json").is_file()
+
+
+@pytest.mark.parametrize("text", ["envs_dirs: /somewhere/envs\n", "plugins:\n  prune_keep: keepme\n",
+                                  "pkgs_dirs: [[/a]]\n"])
+def test_a_setting_conda_refuses_stops_the_removal(inst: Installation, monkeypatch, capsys, text: str) -> None:
+    """conda stops on a setting of the wrong type; the standalone script warns and goes on
+    reading, but what that setting names (environments to scan, packages to keep) is unknown."""
+    inst.package("keepme", size=2_000)
+    inst.extract_to_cache(inst.packages["keepme-1.0-0"])
+    rc = inst.home / ".condarc"
+    rc.write_text(text)
+    code, out, err = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 3 and (inst.pkgs / "keepme-1.0-0").is_dir(), out + err
+    assert "a setting conda refuses" in err and str(rc) in err
+
+
+def test_a_configuration_folder_that_cannot_be_listed_stops_the_removal(inst: Installation, monkeypatch, capsys) -> None:
+    inst.package("spare", size=2_000)
+    inst.extract_to_cache(inst.packages["spare-1.0-0"])
+    folder = inst.home / ".conda" / "condarc.d"
+    folder.mkdir(parents=True)
+    real = os.scandir
+
+    def refuse(path=".", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path) == str(folder):  # as for a user without the right to list it
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    code, out, err = run(inst, monkeypatch, capsys, "--yes")
+    assert code == 3 and (inst.pkgs / "spare-1.0-0").is_dir(), out + err
+    assert f"the configuration folder {folder} cannot be listed" in err

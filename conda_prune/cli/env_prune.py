@@ -155,8 +155,7 @@ def execute_env_prune(args: argparse.Namespace, options: RunOptions, output: Out
         )
     plan.problems += [str(p) for p in roots.problems] + native.problems
     plan.doubts += [  # the standalone script's reading of the configuration: its keep-list is unknown
-        f"the configuration file {path} could not be read (see above): the keep-list it may set is "
-        "unknown. Fix or remove it" for path in locations.unread_config
+        f"{what} (see above): the keep-list it may set is unknown. Fix it" for what in locations.unread_config
     ]
     plan.doubts += [str(p) for p in roots.doubts]
     if traced is not None:
