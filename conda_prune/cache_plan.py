@@ -480,9 +480,8 @@ def plan_cache_prune(
     problems: list[Problem] = [p for c in caches for p in c.problems]
     discovery = discover(locations, search_paths)
     problems += discovery.problems
-    blockers: list[str] = []
-    if not ignore_unreachable:
-        blockers += [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
+    # every doubt says how to pass it (--ignore-unreachable); with that flag they are set aside below
+    blockers: list[str] = [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
     ignored: list[str] = []
