@@ -46,6 +46,25 @@ def in_time(call: Callable[[], T], seconds: float = 60) -> T:
     return done[0]
 
 
+def plant_unreadable(path: Path, how: str, head: bytes = b"") -> None:
+    """Put at ``path`` a file no reader may read whole: ``fifo``, ``device`` (a symlink to
+    ``/dev/null``: were it read, the test fails; ``/dev/zero`` would exhaust memory) or ``huge``
+    (``head``, then sparse up to 70 MiB: over the 64 MiB read limit, no disk used)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "device":
+        path.symlink_to("/dev/null")
+    elif how == "huge":
+        with open(path, "wb") as fh:
+            fh.write(head)
+            fh.truncate(70 * 1024 * 1024)
+    else:
+        raise ValueError(how)
+
+
 @pytest.fixture
 def inst(tmp_path: Path) -> Installation:
     """An empty installation (channel, root prefix, cache, home) under a fresh temp folder."""

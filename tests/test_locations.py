@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import in_time, needs_conda
+from conftest import in_time, needs_conda, plant_unreadable
 
 from conda_prune import condarc
 from conda_prune.envs import discover
@@ -118,17 +118,11 @@ def test_an_unparsable_file_gives_one_warning_and_the_rest_is_read(tmp_path: Pat
 
 
 def _plant(path: Path, how: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if how == "fifo":
-        os.mkfifo(path)
-    elif how == "device":
-        path.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
-    elif how == "huge":
-        with open(path, "wb") as fh:
-            fh.write(b"pkgs_dirs: [/from/huge]\n")
-            fh.truncate(70 * 1024 * 1024)  # over the 64 MiB read limit (sparse: no disk used)
-    else:
+    if how == "deep":
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("pkgs_dirs: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    else:
+        plant_unreadable(path, how, b"pkgs_dirs: [/from/huge]\n")
 
 
 @pytest.mark.parametrize("how, said", [

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import in_time, needs_conda
+from conftest import in_time, needs_conda, plant_unreadable
 
 from conda_prune.cli.standalone import main
 from conda_prune.requested_files import RequestedFileError, read_requested_file
@@ -349,14 +349,8 @@ def test_a_bad_requested_from_file_is_exit_2_and_one_line(inst, run, tmp_path, p
     path = tmp_path / "environment.yml"
     if problem == "broken":
         write(path, "dependencies:\n  - pandas\n - : [\n")
-    elif problem == "fifo":
-        os.mkfifo(path)
-    elif problem == "device":
-        path.symlink_to("/dev/null")  # a device; were it read, the test fails (/dev/zero would exhaust memory)
-    elif problem == "huge":
-        with open(path, "wb") as fh:
-            fh.write(b"dependencies:\n  - pandas\n")
-            fh.truncate(65 * 1024 * 1024)  # sparse: no disk used
+    elif problem != "missing":
+        plant_unreadable(path, problem, b"dependencies:\n  - pandas\n")
     for argv in (("why-used", "numpy", "-p", str(prefix)), ("prune", "-p", str(prefix), "--app", str(tmp_path), "--dry-run")):
         code, out, err = in_time(lambda argv=argv: run(*argv, "--requested-from", str(path)))
         assert code == 2 and out == ""
