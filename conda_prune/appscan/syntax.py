@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import atexit
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -62,15 +61,11 @@ def check_text(text: str, path: str) -> ScanProblem | None:
 def check_file(path: str, shown: str, kind: str) -> ScanProblem | None:
     """Parse one file, read as the scan reads it (a regular file under the read limit; a file
     without extension only when its ``#!`` names Python). None: it parses, or it is not read."""
-    from ..safeio import open_regular, read_fd
+    from ..safeio import read_bytes
     from . import _decode, walk
 
     try:
-        fd = open_regular(path, limit=walk.MAX_BYTES)
-        try:
-            raw = read_fd(fd, walk.MAX_BYTES, path)
-        finally:
-            os.close(fd)
+        raw = read_bytes(path, limit=walk.MAX_BYTES)
     except OSError:
         return None  # the scan said already that it cannot be read
     if kind == walk.SCRIPT and walk.shebang_kind(raw[:200])[0] != walk.PYTHON:
