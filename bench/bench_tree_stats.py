@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from conda_prune.caches import DIR_FLAGS, TreeStats, _tree_stats_by_path, tree_stats  # noqa: E402
+from conda_prune.treestats import DIR_FLAGS, TreeStats, _tree_stats_by_path, tree_stats  # noqa: E402
 
 
 def path_twin(root: Path, into: TreeStats) -> TreeStats:

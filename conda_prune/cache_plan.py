@@ -47,15 +47,12 @@ from .caches import (
     TARBALL_SUFFIXES,
     CacheEntry,
     PackageCache,
-    TreeStats,
     euid,
-    files_stats,
     lock_file_name,
     only_copy,
     original_name,
     scan_cache,
     strip_tarball_suffix,
-    tree_stats,
     user_name,
 )
 from .envs import Discovery, discover
@@ -70,6 +67,7 @@ from .references import (
     symlinks_into_caches,
 )
 from .summaries import RecordSummaries
+from .treestats import TreeStats, files_stats, merge_stats, tree_stats
 
 
 class Reason(str, Enum):  # (str, Enum), not StrEnum: Python 3.10 is supported
@@ -395,13 +393,6 @@ def judge_leftover(f: LeftoverFacts) -> Decision:
 
 
 # -- measuring ------------------------------------------------------------------------------
-
-
-def merge_stats(paths: Iterable[Path]) -> TreeStats:
-    total = TreeStats()
-    for path in paths:
-        tree_stats(path, into=total)
-    return total
 
 
 def freed(stats: TreeStats) -> int:

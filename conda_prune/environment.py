@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .caches import files_stats
 from .graph import DependencyGraph, Node
 from .records import EnvironmentData, PipDistribution, normalize_pip_name
+from .treestats import files_stats
 
 _PLUGIN_FOLDERS = {
     "etc/jupyter/jupyter_server_config.d/": "jupyter_server",

@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from .problem import Problem
 from .safeio import RECORD_LIMIT, TEXT_LIMIT, open_dir_nofollow, read_bytes
 
 if TYPE_CHECKING:
@@ -36,17 +37,6 @@ LINK_HARDLINK = 1
 LINK_SOFTLINK = 2
 LINK_COPY = 3
 LINK_NAMES = {LINK_HARDLINK: "hardlink", LINK_SOFTLINK: "softlink", LINK_COPY: "copy"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One piece of input that could not be used: the file, and what the user should do."""
-
-    path: Path
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -57,23 +57,22 @@ from .cache_plan import (
     leftover_entry,
     leftover_facts,
 )
-from .caches import DIR_FLAGS as _DIR_FLAGS
 from .caches import (
     TRASH_DIR,
     PackageCache,
-    TreeStats,
     euid,
     lock_file_name,
     original_name,
     own_trash_folder,
     trash_name,
-    tree_stats,
 )
 from .envs import Discovery, discover
 from .locations import Locations
 from .records import LINK_COPY
 from .references import Progress, ReferenceIndex, no_progress, read_references, symlinks_into_caches
 from .safeio import SMALL_LIMIT, open_regular, read_bytes
+from .treestats import DIR_FLAGS as _DIR_FLAGS
+from .treestats import TreeStats, tree_stats
 
 try:
     import fcntl

@@ -34,9 +34,10 @@ from conda_prune.cache_plan import (
     judge,
     judge_leftover,
 )
-from conda_prune.caches import CacheEntry, PackageCache, TreeStats
+from conda_prune.caches import CacheEntry, PackageCache
 from conda_prune.records import LINK_COPY, LINK_HARDLINK, LINK_SOFTLINK, Problem
 from conda_prune.references import Reference
+from conda_prune.treestats import TreeStats
 
 CACHE = Path("/pkgs")
 ME, OTHER = 1000, 1001

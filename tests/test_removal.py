@@ -122,8 +122,8 @@ def test_a_folder_of_ours_we_may_not_even_read_is_deleted(tmp_path: Path) -> Non
 def test_a_trash_folder_swapped_after_it_was_opened_is_not_what_is_counted(tmp_path: Path) -> None:
     """The check for a hardlink gained during the prune walks the trash item through the trash
     folder opened once: a decoy put under the same path later is not what it reads."""
-    from conda_prune.caches import tree_stats
     from conda_prune.removal import _links_grew
+    from conda_prune.treestats import tree_stats
 
     cache = tmp_path / "pkgs"
     _tree(cache / "a-1-0")
@@ -309,8 +309,8 @@ def test_a_file_with_one_link_that_gains_one_during_the_prune_is_seen(tmp_path: 
     # one-link files keep only their key in the scan's stats: a link added later must still show
     from types import SimpleNamespace
 
-    from conda_prune.caches import tree_stats
     from conda_prune.removal import _links_grew
+    from conda_prune.treestats import tree_stats
 
     trash = tmp_path / "trash"
     entry = trash / "a-1-0~1-1"
