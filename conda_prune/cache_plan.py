@@ -65,9 +65,11 @@ from .references import (
     no_progress,
     read_references,
     symlinks_into_caches,
+    walk_args,
 )
-from .summaries import RecordSummaries
+from .summaries import FolderSummaries, RecordSummaries, folders_path
 from .treestats import TreeStats, files_stats, merge_stats, tree_stats
+from .walker import Helper, found_from_json, measure_shared, walk_job
 
 
 class Reason(str, Enum):  # (str, Enum), not StrEnum: Python 3.10 is supported
@@ -458,6 +460,7 @@ def plan_cache_prune(
     progress: Progress = no_progress,
     extra_removed_prefix_records: Mapping[Path, Collection[str]] | None = None,
     summaries_path: Path | None = None,
+    second_process: bool = True,
 ) -> CachePlan:
     """Decide, for every entry of every package cache, whether it goes and why. Reads only.
 
@@ -466,49 +469,98 @@ def plan_cache_prune(
     environment prune. Such a plan is for reporting only, never for execution.
 
     ``summaries_path``: where the record summaries of :mod:`.summaries` are kept between runs
-    (the command line passes the user's cache folder; None reads every record in full)."""
-    caches = [scan_cache(p) for p in locations.pkgs_dirs]
-    problems: list[Problem] = [p for c in caches for p in c.problems]
-    discovery = discover(locations, search_paths)
-    problems += discovery.problems
-    # every doubt says how to pass it (--ignore-unreachable); with that flag they are set aside below
-    blockers: list[str] = [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
+    (the command line passes the user's cache folder; None reads every record in full); the
+    folder summaries are kept beside it. ``second_process``: walk for symlinks and measure half
+    of what goes in a second process (:mod:`.walker`), while this one reads the records."""
+    helper = Helper().start() if second_process else None  # it starts up while the caches are listed
+    try:
+        caches = [scan_cache(p) for p in locations.pkgs_dirs]
+        problems: list[Problem] = [p for c in caches for p in c.problems]
+        discovery = discover(locations, search_paths)
+        problems += discovery.problems
+        # every doubt says how to pass it (--ignore-unreachable); with that flag they are set aside below
+        blockers = [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
+        folders = folders_path(summaries_path) if summaries_path is not None else None
+        return _plan(locations, caches, problems, discovery, blockers, helper, folders, keep_latest=keep_latest,
+                     tarballs=tarballs, ignore_unreachable=ignore_unreachable, include_local=include_local,
+                     progress=progress, extra_removed_prefix_records=extra_removed_prefix_records,
+                     summaries_path=summaries_path)
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _plan(locations: Locations, caches: list[PackageCache], problems: list[Problem], discovery: Discovery,
+          blockers: list[str], helper: Helper | None, folders: Path | None, *, keep_latest: int, tarballs: bool,
+          ignore_unreachable: bool, include_local: bool, progress: Progress,
+          extra_removed_prefix_records: Mapping[Path, Collection[str]] | None,
+          summaries_path: Path | None) -> CachePlan:
+    envs, roots, skip = walk_args(discovery, caches, locations)
+    walking = helper is not None and helper.send("walk", walk_job(envs, roots, skip, str(folders) if folders else None))
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
+    if summaries is not None:
+        summaries.save()
     ignored: list[str] = []
     if ignore_unreachable:
         ignored = [b for b in blockers if "--ignore-unreachable" in b]
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
-    symlinks = symlinks_into_caches(discovery, caches, locations, progress, summaries)
-    if summaries is not None:
-        summaries.save()
     all_entries = [e for c in caches for e in c.entries.values()]
     latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
     me = euid()
-
     keep = locations.keep
-    facts = [
-        EntryFacts(
-            cache=cache, entry=entry, users=tuple(index.users(cache, entry, real)),
-            symlink_evidence=symlinks.get((real, entry.dist)),
-            keep_match=keep_pattern(entry.name, keep) if keep else None,
-            latest=id(entry) in latest, euid=me, tarballs=tarballs, include_local=include_local,
-        )
-        for cache, real in ((c, str(c.real)) for c in caches) for entry in cache.entries.values()
-    ]
+
+    def facts_with(symlinks: Mapping[tuple[str, str], str]) -> list[EntryFacts]:
+        return [
+            EntryFacts(
+                cache=cache, entry=entry, users=tuple(index.users(cache, entry, real)),
+                symlink_evidence=symlinks.get((real, entry.dist)),
+                keep_match=keep_pattern(entry.name, keep) if keep else None,
+                latest=id(entry) in latest, euid=me, tarballs=tarballs, include_local=include_local,
+            )
+            for cache, real in ((c, str(c.real)) for c in caches) for entry in cache.entries.values()
+        ]
+
+    def paths_of(f: EntryFacts, d: Decision) -> list[Path]:
+        paths = list(d.paths)
+        lock = f.cache.real / lock_file_name(f.entry.dist)  # an installer's lock goes with its entry
+        if d.code != TARBALL and f.entry.folder is not None and os.path.lexists(lock):
+            paths.append(lock)
+        return paths
+
+    # while the second process walks, measure what would go if no symlink pointed into it
+    early: dict[int, tuple[list[Path], TreeStats]] = {}
+    symlinks = None
+    if walking:
+        assert helper is not None
+        guess = facts_with({})
+        candidates = [(i, d) for i, d in enumerate(judge(f) for f in guess) if d.action == REMOVE]
+        for n, (i, d) in enumerate(candidates):
+            if helper.ready():
+                break
+            progress("measuring unused entries", n, len(candidates))
+            paths = paths_of(guess[i], d)
+            early[i] = (paths, merge_stats(paths))
+        progress("looking for symlinks into caches", 0, len(discovery.environments))
+        try:
+            symlinks = found_from_json(helper.answer(), envs)
+        except ValueError:  # it died or answered something else: walk here
+            symlinks = None
+    if symlinks is None:
+        kept = FolderSummaries(folders) if folders is not None else None
+        symlinks = symlinks_into_caches(discovery, caches, locations, progress, kept)
+        if kept is not None:
+            kept.save()
+    facts = facts_with(symlinks)
     # measure what would go, then judge again with what measuring found; keeping one entry for
     # an outside hardlink can expose another, so repeat until nothing changes
     first = [judge(f) for f in facts]
-    going = [i for i, d in enumerate(first) if d.action == REMOVE]
-    for n, i in enumerate(going):
-        progress("measuring unused entries", n, len(going))
+    jobs = {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
+    done = {i: stats for i, (paths, stats) in early.items() if jobs.get(i) == paths}
+    done.update(measure_shared({i: p for i, p in jobs.items() if i not in done}, helper, progress))
+    for i in jobs:
         source = None if first[i].code == TARBALL or include_local else only_copy(facts[i].cache, facts[i].entry)
-        measured = list(first[i].paths)
-        lock = facts[i].cache.real / lock_file_name(facts[i].entry.dist)  # an installer's lock goes with its entry
-        if first[i].code != TARBALL and facts[i].entry.folder is not None and os.path.lexists(lock):
-            measured.append(lock)
-        facts[i] = replace(facts[i], stats=merge_stats(measured), only_copy=source)
-    progress("measuring unused entries", len(going), len(going))
+        facts[i] = replace(facts[i], stats=done[i], only_copy=source)
     also_gone = _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else {}
     while True:
         decisions = [judge(f) for f in facts]

@@ -12,7 +12,8 @@ from .caches import CacheEntry, PackageCache
 from .envs import Discovery
 from .locations import Locations
 from .records import LINK_NAMES, Problem, read_conda_meta
-from .summaries import RecordSummaries
+from .summaries import FolderSummaries, RecordSummaries
+from .walker import Root, walk
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -114,81 +115,30 @@ def read_references(
     return index
 
 
-def _listing(folder: str, summaries: RecordSummaries | None, env: str, rel: str,
-             ) -> tuple[list[str], list[list[str]]] | None:
-    """A folder's subfolders and [name, target] of its symlinks; None when it cannot be read.
-    With ``summaries``, an unchanged folder is not listed again (``env``, ``rel``: the
-    environment walked and the folder relative to it, how the summaries know it)."""
-    st = None
-    if summaries is not None:
-        try:
-            st = os.lstat(folder)
-        except OSError:
-            return None
-        kept = summaries.get_dir(env, rel, st)
-        if kept is not None:
-            return kept
-    subdirs: list[str] = []
-    links: list[list[str]] = []
-    try:
-        with os.scandir(folder) as it:
-            for child in it:
-                try:
-                    if child.is_symlink():
-                        links.append([child.name, os.readlink(child.path)])
-                    elif child.is_dir(follow_symlinks=False):
-                        subdirs.append(child.name)
-                except OSError:
-                    continue
-    except OSError:
-        return None
-    if summaries is not None and st is not None:
-        summaries.put_dir(env, rel, st, subdirs, links)
-    return subdirs, links
-
-
-def symlinks_into_caches(
-    discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress,
-    summaries: RecordSummaries | None = None,
-) -> dict[tuple[str, str], str]:
-    """(cache real, entry) -> one symlink in a scanned environment that points into it.
-
-    Reads directory listings only (``d_type`` tells symlinks apart), and ``readlink`` for
-    symlinks, so it costs far less than a stat of every file."""
-    roots: list[tuple[str, str]] = []  # (a spelling of the cache + "/", its real path)
+def walk_args(discovery: Discovery, caches: list[PackageCache], locations: Locations,
+              ) -> tuple[list[str], list[Root], set[str]]:
+    """What the symlink walk needs: the environments to walk, each spelling of each cache (with a
+    trailing separator) beside its real path, and the folders not to enter (other environments,
+    the caches, the environment folders: each scanned on its own)."""
+    roots: list[Root] = []
     for c in caches:
         for spelling in dict.fromkeys((str(c.real), os.path.normpath(str(c.path)))):
             roots.append((spelling + os.sep, str(c.real)))
     skip = {str(c.real) for c in caches} | {os.path.normpath(str(c.path)) for c in caches}
     skip |= {os.path.normpath(str(d)) for d in locations.envs_dirs}
     skip |= {str(env.prefix) for env in discovery.environments}
-    found: dict[tuple[str, str], str] = {}
-    envs = discovery.environments
-    for n, env in enumerate(envs):
-        progress("looking for symlinks into caches", n, len(envs))
-        top = str(env.prefix)
-        sep = os.sep
-        stack = [(top, "")]
-        while stack:
-            current, rel = stack.pop()
-            listing = _listing(current, summaries, top, rel)
-            if listing is None:
-                continue
-            subdirs, links = listing
-            for name, target in links:
-                if target[:1] == sep and f"{sep}." not in target and sep * 2 not in target:
-                    resolved = target  # absolute and already normal (conda writes its softlinks so)
-                else:
-                    resolved = os.path.normpath(os.path.join(current, target))
-                for root, cache_real in roots:
-                    if resolved.startswith(root):
-                        entry = resolved[len(root):].split(os.sep, 1)[0]
-                        found.setdefault((cache_real, entry), os.path.join(current, name))
-                        break
-            for name in subdirs:
-                path = f"{current}{sep}{name}"  # a name from a listing: no separator, never absolute
-                if path in skip or name == "conda-meta":
-                    continue  # other environments, caches: scanned on their own
-                stack.append((path, f"{rel}/{name}" if rel else name))
-    progress("looking for symlinks into caches", len(envs), len(envs))
-    return found
+    return [str(env.prefix) for env in discovery.environments], roots, skip
+
+
+def symlinks_into_caches(
+    discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress,
+    summaries: FolderSummaries | None = None,
+) -> dict[tuple[str, str], str]:
+    """(cache real, entry) -> one symlink in a scanned environment that points into it
+    (:func:`.walker.walk`, in this process)."""
+    envs, roots, skip = walk_args(discovery, caches, locations)
+
+    def step(done: int, total: int) -> None:
+        progress("looking for symlinks into caches", done, total)
+
+    return walk(envs, roots, skip, summaries, step)

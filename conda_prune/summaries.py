@@ -16,9 +16,11 @@ by the folder's device, inode, ``mtime_ns`` and ``ctime_ns``: adding, removing, 
 replacing anything in a folder changes its mtime (a symlink cannot be changed in place), so an
 unchanged key means an unchanged listing; the same two-second margin applies.
 
-The file is trusted only when it is a regular file owned by the user running the prune that no
-one else may write, of this format's version, and whole; anything else is ignored and rewritten.
-A file that cannot be written is simply not kept.
+The two are kept in two files beside each other (``records-vN.json``, ``folders-vN.json``), so the
+walk can run in a second process that reads and writes its own (:mod:`.walker`). A file is
+trusted only when it is a regular file owned by the user running the prune that no one else may
+write, of this format's version, and whole; anything else is ignored and rewritten. A file that
+cannot be written is simply not kept.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from .safeio import RECORD_LIMIT, read_bytes, write_json_atomically
 
-VERSION = 2  # 2: folders kept per environment, by their path relative to it
+VERSION = 3  # 2: folders kept per environment, by their path relative to it; 3: in a file of their own
 GRANULARITY_NS = 2_000_000_000
 
 Key = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
@@ -39,25 +41,33 @@ Fields = tuple[str, str, str, "int | None", "str | None", "str | None"]  # name,
 
 
 def default_path() -> Path:
+    """The record summaries' file in the user's cache folder."""
     from .cachedir import default_cache_dir
 
     return default_cache_dir() / f"records-v{VERSION}.json"
+
+
+def folders_path(records_path: Path) -> Path:
+    """The folder summaries' file, beside the record summaries' one."""
+    return records_path.with_name(f"folders-v{VERSION}.json")
 
 
 def key_of(st: os.stat_result) -> Key:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
-class RecordSummaries:
-    """Summaries by (environment, record file name); :meth:`save` writes what was used."""
+class _Kept:
+    """One file of summaries: loaded when it may be trusted, written back by :meth:`save`."""
 
-    def __init__(self, path: Path | None) -> None:
+    _what = ""  # the key of the document holding the summaries
+
+    def __init__(self, path: Path | None, granularity_ns: int | None = None) -> None:
         self.path = path
         self._old: dict[str, dict[str, list]] = {}
         self._new: dict[str, dict[str, list]] = {}
-        self._old_dirs: dict[str, dict[str, list]] = {}  # environment -> relative folder -> its listing
-        self._new_dirs: dict[str, dict[str, list]] = {}
         self._written_ns = 0
+        # the margin before the file's writing within which a change counts as unseen
+        self.granularity_ns = GRANULARITY_NS if granularity_ns is None else granularity_ns
         self.hits = self.misses = 0
         if path is not None:
             self._load(path)
@@ -72,12 +82,24 @@ class RecordSummaries:
             data = json.loads(read_bytes(path, limit=RECORD_LIMIT, follow=False))
         except (OSError, ValueError, RecursionError):
             return
-        if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("envs"), dict):
+        if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get(self._what), dict):
             return
         written = data.get("written_ns")
         self._written_ns = written if isinstance(written, int) else 0
-        self._old = data["envs"]
-        self._old_dirs = data["dirs"] if isinstance(data.get("dirs"), dict) else {}
+        self._old = data[self._what]
+
+    def save(self) -> None:
+        """Write what this run used (atomically); forgets environments and items that are gone."""
+        if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()):
+            return
+        doc = {"version": VERSION, "written_ns": time.time_ns(), self._what: self._new}
+        write_json_atomically(self.path, doc, f".{self._what}-")  # if not kept, the next run reads again
+
+
+class RecordSummaries(_Kept):
+    """Summaries by (environment, record file name)."""
+
+    _what = "envs"
 
     def get(self, prefix: str, name: str, st: os.stat_result) -> Fields | None:
         entry = self._old.get(prefix, {}).get(name) if isinstance(self._old.get(prefix), dict) else None
@@ -94,18 +116,24 @@ class RecordSummaries:
         self._new.setdefault(prefix, {})[name] = [list(key_of(st)), list(fields)]
 
     def _recent(self, st: os.stat_result) -> bool:
-        return max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - GRANULARITY_NS
+        return max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - self.granularity_ns
+
+
+class FolderSummaries(_Kept):
+    """Listings by (environment walked, folder relative to it)."""
+
+    _what = "dirs"
 
     def get_dir(self, env: str, rel: str, st: os.stat_result) -> tuple[list[str], list[list[str]]] | None:
         """A folder's subfolders and [name, target] of its symlinks, while it is unchanged.
         ``env``: the environment walked; ``rel``: the folder, relative to it ("" for itself)."""
         # called once per folder of every environment: checks in the order that fails fastest
-        old = self._old_dirs.get(env)
+        old = self._old.get(env)
         entry = old.get(rel) if type(old) is dict else None
         mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
         if (type(entry) is not list or len(entry) != 6 or entry[2] != mtime or entry[3] != ctime
                 or entry[1] != st.st_ino or entry[0] != st.st_dev
-                or (mtime if mtime > ctime else ctime) >= self._written_ns - GRANULARITY_NS):
+                or (mtime if mtime > ctime else ctime) >= self._written_ns - self.granularity_ns):
             self.misses += 1
             return None
         subdirs, links = entry[4], entry[5]
@@ -116,19 +144,11 @@ class RecordSummaries:
             self.misses += 1
             return None
         self.hits += 1
-        self._new_dirs.setdefault(env, {})[rel] = entry
+        self._new.setdefault(env, {})[rel] = entry
         return subdirs, links
 
     def put_dir(self, env: str, rel: str, st: os.stat_result, subdirs: list[str], links: list[list[str]]) -> None:
-        self._new_dirs.setdefault(env, {})[rel] = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, subdirs, links]
-
-    def save(self) -> None:
-        """Write what this run used (atomically); forgets environments and records that are gone."""
-        if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()
-                                 and self._new_dirs.keys() == self._old_dirs.keys()):
-            return
-        doc = {"version": VERSION, "written_ns": time.time_ns(), "envs": self._new, "dirs": self._new_dirs}
-        write_json_atomically(self.path, doc, ".records-")  # if not kept, the next run reads the records again
+        self._new.setdefault(env, {})[rel] = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, subdirs, links]
 
 
 def _valid(fields: object) -> bool:

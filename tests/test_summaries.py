@@ -11,7 +11,7 @@ from builder import Installation
 
 from conda_prune import summaries as summaries_module
 from conda_prune.cache_plan import IN_USE, UNUSED, plan_cache_prune
-from conda_prune.summaries import VERSION, RecordSummaries
+from conda_prune.summaries import VERSION, FolderSummaries, RecordSummaries, folders_path
 
 
 def _age(prefix: Path, monkeypatch, seconds: int = 3600) -> None:  # type: ignore[no-untyped-def]
@@ -102,6 +102,7 @@ def test_a_new_symlink_into_the_cache_is_seen_on_the_next_run(inst: Installation
     path = tmp_path / "records.json"
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("remove", UNUSED)
     share = prefix / "share"
-    assert RecordSummaries(path).get_dir(str(prefix), "share", os.lstat(share)) is not None  # kept for the next run
+    kept = FolderSummaries(folders_path(path))
+    assert kept.get_dir(str(prefix), "share", os.lstat(share)) is not None  # kept for the next run
     (share / "into-b").symlink_to(inst.pkgs / "b-1.0-0" / "info")
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("keep", OUTSIDE_SYMLINK)
