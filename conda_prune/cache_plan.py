@@ -41,6 +41,7 @@ import sys
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import partial
 from pathlib import Path
 
 from .caches import (
@@ -557,10 +558,15 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
     first = [judge(f) for f in facts]
     jobs = {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
     done = {i: stats for i, (paths, stats) in early.items() if jobs.get(i) == paths}
-    done.update(measure_shared({i: p for i, p in jobs.items() if i not in done}, helper, progress))
+    sources: dict[int, str | None] = {}
+
+    def source_of(i: int) -> None:
+        sources[i] = None if first[i].code == TARBALL or include_local else only_copy(facts[i].cache, facts[i].entry)
+
+    done.update(measure_shared({i: p for i, p in jobs.items() if i not in done}, helper, progress,
+                               [partial(source_of, i) for i in jobs]))
     for i in jobs:
-        source = None if first[i].code == TARBALL or include_local else only_copy(facts[i].cache, facts[i].entry)
-        facts[i] = replace(facts[i], stats=done[i], only_copy=source)
+        facts[i] = replace(facts[i], stats=done[i], only_copy=sources[i])
     also_gone = _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else {}
     while True:
         decisions = [judge(f) for f in facts]

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ Found = dict[tuple[str, str], str]
 
 #: fewer entries to measure than this: not worth a message each way
 MIN_SHARED = 64
+#: entries the second process is handed at a time
+CHUNK = 32
 
 
 def listing(folder: str, summaries: FolderSummaries | None, env: str, rel: str,
@@ -141,42 +144,65 @@ def measure(jobs: Iterable[Sequence[str]]) -> list[TreeStats]:
 
 
 def measure_shared(jobs: Mapping[int, list[Path]], helper: Helper | None,
-                   progress: Callable[[str, int, int], None]) -> dict[int, TreeStats]:
-    """The stats of each job (the paths of one entry), half of them measured by the second
-    process while this one measures the other half; all here if it is not there or fails."""
+                   progress: Callable[[str, int, int], None],
+                   side_work: Sequence[Callable[[], None]] = ()) -> dict[int, TreeStats]:
+    """The stats of each job (the paths of one entry). The second process takes them a chunk at a
+    time from the front of the queue while this one takes them one at a time from the back, and
+    does ``side_work`` (small tasks of the caller's) in between: neither waits while work is left.
+    All here if the second process is not there or fails."""
+    from collections import deque
+
     from .treestats import merge_stats
 
-    order = list(jobs)
-    theirs = order[1::2] if helper is not None and helper.alive and len(order) >= MIN_SHARED else []
-    if theirs and not helper.send("measure", [[str(p) for p in jobs[i]] for i in theirs]):  # type: ignore[union-attr]
-        theirs = []
-    mine = order[0::2] if theirs else order
+    queue = deque(jobs)
+    todo = deque(side_work)
     out: dict[int, TreeStats] = {}
-    for n, i in enumerate(mine):
-        progress("measuring unused entries", n, len(order))
-        out[i] = merge_stats(jobs[i])
-    if theirs:
+    shared = helper is not None and helper.alive and len(queue) >= MIN_SHARED
+
+    def hand_over() -> list[int] | None:
+        chunk = [queue.popleft() for _ in range(min(CHUNK, len(queue)))]
+        if chunk and helper.send("measure", [[str(p) for p in jobs[i]] for i in chunk]):  # type: ignore[union-attr]
+            return chunk
+        queue.extendleft(reversed(chunk))
+        return None
+
+    def collect(chunk: list[int]) -> bool:
         answer = helper.answer()  # type: ignore[union-attr]
         try:
-            if type(answer) is not list or len(answer) != len(theirs):
+            if type(answer) is not list or len(answer) != len(chunk):
                 raise ValueError("not one answer an entry")
-            out.update((i, stats_from_json(doc)) for i, doc in zip(theirs, answer, strict=True))
+            out.update((i, stats_from_json(doc)) for i, doc in zip(chunk, answer, strict=True))
         except ValueError:  # it died or answered something else: measure them here
-            out.update((i, merge_stats(jobs[i])) for i in theirs)
-    progress("measuring unused entries", len(order), len(order))
-    return {i: out[i] for i in order}
+            queue.extend(chunk)
+            return False
+        return True
+
+    theirs = hand_over() if shared else None
+    while queue or todo:
+        if theirs is not None and helper.ready():  # type: ignore[union-attr]
+            theirs = hand_over() if collect(theirs) and queue else None
+            continue
+        if todo:
+            todo.popleft()()
+        if queue:
+            i = queue.pop()
+            out[i] = merge_stats(jobs[i])
+            progress("measuring unused entries", len(out), len(jobs))
+    if theirs is not None and not collect(theirs):
+        for i in queue:
+            out[i] = merge_stats(jobs[i])
+    progress("measuring unused entries", len(jobs), len(jobs))
+    return {i: out[i] for i in jobs}
 
 
 # -- what crosses the pipe ----------------------------------------------------------------------------
 
 
 def stats_to_json(s: TreeStats) -> list:
-    single: dict[int, list[int]] = {}
-    for dev, ino in s.single:
-        single.setdefault(dev, []).append(ino)
+    devs = {dev for dev, _ in s.single}  # one, nearly always: the keys go as one list of inodes a device
     return [s.dirs_bytes, s.apparent_bytes, s.files, s.single_bytes,
             [[dev, ino, *v] for (dev, ino), v in s.inodes.items()],
-            [[dev, inos] for dev, inos in single.items()],
+            [[dev, [ino for d, ino in s.single if d == dev]] for dev in devs],
             [[str(e.path), e.message] for e in s.errors], s.symlinks, s.missing]
 
 
@@ -197,10 +223,10 @@ def stats_from_json(doc: Any) -> TreeStats:
                     and type(blocks) is int and type(where) is str):
                 raise ValueError
             out.inodes[(dev, ino)] = [seen, nlink, blocks, where]
-        for dev, inos in single:
-            if type(dev) is not int or type(inos) is not list or not all(type(i) is int for i in inos):
+        for dev, inos in single:  # a hundred thousand keys and more: checked and built in C loops
+            if type(dev) is not int or type(inos) is not list or not set(map(type, inos)) <= {int}:
                 raise ValueError
-            out.single.update((dev, i) for i in inos)
+            out.single.update(zip(repeat(dev), inos))
         for where, message in errors:
             if type(where) is not str or type(message) is not str:
                 raise ValueError

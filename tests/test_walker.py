@@ -33,7 +33,8 @@ def mixed(inst: Installation, tmp_path: Path, monkeypatch) -> Installation:  # t
     (prefix / "share" / "into-c").symlink_to(inst.pkgs / "c-1.0-0" / "share" / "c")
     os.link(inst.pkgs / "d-1.0-0" / "share" / "d" / "x.txt", tmp_path / "outside-link")
     os.link(inst.pkgs / "u0-1.0-0" / "share" / "u0" / "x.txt", inst.pkgs / "u0-1.0-0" / "share" / "u0" / "y.txt")
-    monkeypatch.setattr(walker, "MIN_SHARED", 1)  # share the measuring even for these few
+    monkeypatch.setattr(walker, "MIN_SHARED", 1)  # share the measuring even for these few,
+    monkeypatch.setattr(walker, "CHUNK", 2)  # two at a time
     return inst
 
 
@@ -51,9 +52,10 @@ def test_the_second_process_finds_and_measures_what_this_one_does(mixed: Install
         return got
 
     monkeypatch.setattr(walker.Helper, "answer", spy)
-    monkeypatch.setattr(walker.Helper, "ready", lambda self: True)  # its walk is done before any measuring here
+    monkeypatch.setattr(walker.Helper, "ready", lambda self: True)  # its answers are always there at once
     there = plan_cache_prune(mixed.locations())
-    assert len(answers) == 2 and all(a is not None for a in answers), "the second process did not do the work"
+    # the walk, then every chunk (this process never measured: the answer was always there)
+    assert len(answers) == 1 + 4 and all(a is not None for a in answers), "the second process did not do the work"
     monkeypatch.undo()
     here = plan_cache_prune(mixed.locations(), second_process=False)
     assert _verdicts(there) == _verdicts(here)
