@@ -69,8 +69,8 @@ from .references import (
     walk_args,
 )
 from .summaries import FolderSummaries, RecordSummaries, folders_path
-from .treestats import TreeStats, files_stats, merge_stats, tree_stats
-from .walker import Helper, found_from_json, measure_shared, walk_job
+from .treestats import TreeStats, files_stats, tree_stats
+from .walker import Helper, found_from_json, measure_shared, measure_until_answered, walk_job
 
 
 class Reason(str, Enum):  # (str, Enum), not StrEnum: Python 3.10 is supported
@@ -535,13 +535,9 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
     if walking:
         assert helper is not None
         guess = facts_with({})
-        candidates = [(i, d) for i, d in enumerate(judge(f) for f in guess) if d.action == REMOVE]
-        for n, (i, d) in enumerate(candidates):
-            if helper.ready():
-                break
-            progress("measuring unused entries", n, len(candidates))
-            paths = paths_of(guess[i], d)
-            early[i] = (paths, merge_stats(paths))
+        early = measure_until_answered(
+            helper, [(i, paths_of(guess[i], d)) for i, d in enumerate(judge(f) for f in guess) if d.action == REMOVE],
+            progress)
         progress("looking for symlinks into caches", 0, len(discovery.environments))
         try:
             symlinks = found_from_json(helper.answer(), envs)

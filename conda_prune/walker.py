@@ -143,6 +143,22 @@ def measure(jobs: Iterable[Sequence[str]]) -> list[TreeStats]:
     return [merge_stats(Path(p) for p in paths) for paths in jobs]
 
 
+def measure_until_answered(helper: Helper, jobs: Sequence[tuple[int, list[Path]]],
+                           progress: Callable[[str, int, int], None]) -> dict[int, tuple[list[Path], TreeStats]]:
+    """Measure jobs here until the answer to the job the second process has is there: what
+    would go if no symlink pointed into it, while the walk runs. Each with the paths measured,
+    so the caller uses only those it then judges alike."""
+    from .treestats import merge_stats
+
+    out: dict[int, tuple[list[Path], TreeStats]] = {}
+    for n, (i, paths) in enumerate(jobs):
+        if helper.ready():
+            break
+        progress("measuring unused entries", n, len(jobs))
+        out[i] = (paths, merge_stats(paths))
+    return out
+
+
 def measure_shared(jobs: Mapping[int, list[Path]], helper: Helper | None,
                    progress: Callable[[str, int, int], None],
                    side_work: Sequence[Callable[[], None]] = ()) -> dict[int, TreeStats]:
@@ -269,7 +285,7 @@ class Helper:
     def start(self) -> Helper:
         import subprocess
 
-        if not sys.executable:
+        if not sys.executable or getattr(sys, "frozen", False):  # a frozen conda takes no -c
             return self
         # the folder holding conda_prune, last on the path: the standard library comes first
         root = str(Path(__file__).resolve().parents[1])

@@ -424,21 +424,30 @@ def test_the_second_process_does_the_parse_and_runs_nothing_of_the_application(t
     assert not marker.exists(), "a file of the application ran"
 
 
-@pytest.mark.parametrize("how", ["no process", "the process dies"])
+@pytest.mark.parametrize("how", ["no process", "the process dies", "a frozen conda"])
 def test_the_parse_is_done_here_when_the_second_process_fails(tmp_path: Path, monkeypatch, how: str) -> None:
+    """...or is never started: a frozen conda (conda-standalone) is not a Python that takes -c."""
     import subprocess
     import sys
 
+    started = []
     if how == "no process":
         def refuse(*args, **kwargs):
             raise OSError(1, "Operation not permitted")
         monkeypatch.setattr(subprocess, "Popen", refuse)
-    else:
+    elif how == "the process dies":
         monkeypatch.setattr(sys, "executable", "/bin/false")
+    else:
+        def record(*args, **kwargs):
+            started.append(args)
+            raise OSError(1, "started")
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+        monkeypatch.setattr(subprocess, "Popen", record)
     root = write(tmp_path / "app", BAD_BUT_READ_WHOLE)
     result = scan_app([root], cache_dir=None, check_syntax="later")
     result.finish_syntax()
     assert unparsed(result) == [("bad.py", 3)]
+    assert not started
 
 
 def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:

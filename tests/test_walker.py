@@ -141,3 +141,29 @@ def test_a_symlink_list_that_is_not_the_answer_to_this_walk_is_refused() -> None
                 {"walked": envs, "found": [["/c", "e"]]}, {"walked": envs, "found": [["/c", "e", 3]]}):
         with pytest.raises(ValueError):
             walker.found_from_json(bad, envs)
+
+
+def test_a_symlink_under_a_name_that_is_not_utf8_is_found_by_the_second_process(mixed: Installation) -> None:
+    """Paths cross the pipe as JSON strings; a folder name of bytes that are not UTF-8 (and one
+    with a newline: the messages are lines) comes back as the same path."""
+    odd = mixed.prefix_of("e") / os.fsdecode(b"caf\xe9\ndir")
+    odd.mkdir()
+    (odd / "into-u1").symlink_to(mixed.pkgs / "u1-1.0-0" / "share")
+    there = _verdicts(plan_cache_prune(mixed.locations()))
+    assert there == _verdicts(plan_cache_prune(mixed.locations(), second_process=False))
+    assert there["u1-1.0-0"][:2] == ("keep", OUTSIDE_SYMLINK)
+    assert there["u1-1.0-0"][4] == str(odd / "into-u1")
+
+
+def test_a_frozen_interpreter_is_never_asked_to_run_python_code(mixed: Installation, monkeypatch) -> None:
+    """Where conda runs as one frozen executable (conda-standalone), ``sys.executable`` is that
+    program, not a Python that takes ``-I -S -c``: no second process is started at all."""
+    import subprocess
+
+    started: list[object] = []
+    monkeypatch.setattr(walker.sys, "frozen", True, raising=False)
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a) or (_ for _ in ()).throw(OSError()))
+    here = _verdicts(plan_cache_prune(mixed.locations()))
+    assert not started
+    monkeypatch.undo()
+    assert here == _verdicts(plan_cache_prune(mixed.locations(), second_process=False))

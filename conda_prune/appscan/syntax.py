@@ -97,7 +97,7 @@ class SyntaxCheck:
     def start(self) -> SyntaxCheck:
         import subprocess
 
-        if not self.items:
+        if not self.items or not sys.executable or getattr(sys, "frozen", False):  # a frozen conda takes no -c
             return self
         root = str(Path(__file__).resolve().parents[2])  # the folder holding conda_prune
         # -I: the current folder (the application, often) is not on the path, nor PYTHONPATH, so
