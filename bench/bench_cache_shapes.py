@@ -236,6 +236,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     from conda_prune.caches import scan_cache
     from conda_prune.envs import discover
     from conda_prune.render.cache_json import plan_json
+    from conda_prune.treestats import merge_stats
 
     locations = Installation(root).locations()
     seconds: dict[str, float] = {}
@@ -250,7 +251,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
         return [scan_cache(p) for p in locations.pkgs_dirs]
 
     def stat_of(plan: cp.CachePlan) -> list:
-        return [cp.merge_stats(d.paths) for d in plan.removals]
+        return [merge_stats(d.paths) for d in plan.removals]
 
     def document(plan: cp.CachePlan) -> str:
         return json.dumps(plan_json(plan, dry_run=True, verbose=0))
@@ -262,7 +263,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     clock("symlink walk", cp.symlinks_into_caches, discovery, caches, locations, none)
     del caches, discovery
     gc.collect()
-    plan = clock("whole plan, one process", cp.plan_cache_prune, locations, second_process=False)
+    plan = clock("whole plan, one process", lambda: cp.plan_cache_prune(locations, second_process=False))
     clock("stat of what goes (tree_stats)", stat_of, plan)
     waited = []
     answer = walker.Helper.answer
@@ -278,7 +279,7 @@ def one_pass_of_phases(root: Path) -> dict[str, float]:
     plan = clock("whole plan (plan_cache_prune)", cp.plan_cache_prune, locations)
     walker.Helper.answer = answer  # type: ignore[method-assign]
     seconds["waiting for the walk (second process)"] = waited[0] if waited else 0.0
-    seconds["waiting for its half of the stat"] = waited[1] if len(waited) > 1 else 0.0
+    seconds["waiting for its measuring"] = sum(waited[1:])
     clock("JSON document (plan_json)", document, plan)
     return seconds
 
