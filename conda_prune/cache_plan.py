@@ -68,7 +68,7 @@ from .references import (
     symlinks_into_caches,
     walk_args,
 )
-from .summaries import FolderSummaries, RecordSummaries, folders_path
+from .summaries import RecordSummaries, folders_path
 from .treestats import TreeStats, files_stats, tree_stats
 from .walker import Helper, found_from_json, measure_shared, measure_until_answered, walk_job
 
@@ -532,27 +532,28 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
     # while the second process walks, measure what would go if no symlink pointed into it
     early: dict[int, tuple[list[Path], TreeStats]] = {}
     symlinks = None
+    guess: tuple[list[EntryFacts], list[Decision], dict[int, list[Path]]] | None = None
     if walking:
         assert helper is not None
-        guess = facts_with({})
-        early = measure_until_answered(
-            helper, [(i, paths_of(guess[i], d)) for i, d in enumerate(judge(f) for f in guess) if d.action == REMOVE],
-            progress)
+        facts = facts_with({})
+        first = [judge(f) for f in facts]
+        guess = facts, first, {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
+        early = measure_until_answered(helper, list(guess[2].items()), progress)
         progress("looking for symlinks into caches", 0, len(discovery.environments))
         try:
             symlinks = found_from_json(helper.answer(), envs)
         except ValueError:  # it died or answered something else: walk here
             symlinks = None
     if symlinks is None:
-        kept = FolderSummaries(folders) if folders is not None else None
-        symlinks = symlinks_into_caches(discovery, caches, locations, progress, kept)
-        if kept is not None:
-            kept.save()
-    facts = facts_with(symlinks)
+        symlinks = symlinks_into_caches(discovery, caches, locations, progress, folders=folders)
     # measure what would go, then judge again with what measuring found; keeping one entry for
     # an outside hardlink can expose another, so repeat until nothing changes
-    first = [judge(f) for f in facts]
-    jobs = {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
+    if guess is not None and not symlinks:  # no symlink points into a cache: the guess stands
+        facts, first, jobs = guess
+    else:
+        facts = facts_with(symlinks)
+        first = [judge(f) for f in facts]
+        jobs = {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
     done = {i: stats for i, (paths, stats) in early.items() if jobs.get(i) == paths}
     sources: dict[int, str | None] = {}
 

@@ -132,13 +132,19 @@ def walk_args(discovery: Discovery, caches: list[PackageCache], locations: Locat
 
 def symlinks_into_caches(
     discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress,
-    summaries: FolderSummaries | None = None,
+    summaries: FolderSummaries | None = None, *, folders: Path | None = None,
 ) -> dict[tuple[str, str], str]:
     """(cache real, entry) -> one symlink in a scanned environment that points into it
-    (:func:`.walker.walk`, in this process)."""
+    (:func:`.walker.walk`, in this process). ``folders``: a folder summaries' file to read
+    ``summaries`` from and write back after."""
     envs, roots, skip = walk_args(discovery, caches, locations)
+    if summaries is None and folders is not None:
+        summaries = FolderSummaries(folders)
 
     def step(done: int, total: int) -> None:
         progress("looking for symlinks into caches", done, total)
 
-    return walk(envs, roots, skip, summaries, step)
+    found = walk(envs, roots, skip, summaries, step)
+    if folders is not None and summaries is not None:
+        summaries.save()
+    return found

@@ -18,6 +18,7 @@ from conda_prune.cache_plan import (
     UNUSED,
     plan_cache_prune,
 )
+from conda_prune.summaries import folders_path
 from conda_prune.treestats import tree_stats
 
 
@@ -99,7 +100,9 @@ def test_a_second_process_that_fails_changes_no_verdict(mixed: Installation, tmp
         script.write_text(_FAKES[fake])
         script.chmod(0o755)
     monkeypatch.setattr(walker.sys, "executable", str(script))
-    assert _verdicts(plan_cache_prune(mixed.locations())) == _verdicts(here)
+    records = tmp_path / "kept" / "records.json"
+    assert _verdicts(plan_cache_prune(mixed.locations(), summaries_path=records)) == _verdicts(here)
+    assert folders_path(records).is_file()  # this process walked, and kept the listings for the next run
 
 
 def test_the_second_process_imports_nothing_of_the_current_folder(mixed: Installation, tmp_path: Path,
