@@ -357,12 +357,15 @@ class Helper:
         if process is None:
             return
         try:
+            if self._waiting:  # a job no one will read the answer to (this process failed): stop it
+                raise TimeoutError
             assert process.stdin is not None
             process.stdin.close()  # its end of the conversation: it saves its summaries and exits
             process.wait(timeout=30)
         except Exception:  # noqa: BLE001 - whatever stops it, it must not outlive this process
             process.kill()
             process.wait()
+        self._waiting = False
         if process.stdout is not None:
             process.stdout.close()
 

@@ -170,3 +170,34 @@ def test_a_frozen_interpreter_is_never_asked_to_run_python_code(mixed: Installat
     assert not started
     monkeypatch.undo()
     assert here == _verdicts(plan_cache_prune(mixed.locations(), second_process=False))
+
+
+def test_a_plan_that_fails_while_the_walk_runs_stops_the_second_process_at_once(
+        mixed: Installation, tmp_path: Path, monkeypatch) -> None:
+    """An error in this process while the second one still walks (a huge installation on a
+    network filesystem) does not wait for that walk to end: the second process is killed."""
+    import time
+
+    from conda_prune import cache_plan
+
+    script = tmp_path / "slow-python"
+    script.write_text("#!/bin/sh\nread line\nexec sleep 60\n")  # takes the walk, never answers
+    script.chmod(0o755)
+    monkeypatch.setattr(walker.sys, "executable", str(script))
+    helpers: list[walker.Helper] = []
+    start = walker.Helper.start
+
+    def keep(self: walker.Helper) -> walker.Helper:
+        helpers.append(self)
+        return start(self)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("failed while the walk runs")
+
+    monkeypatch.setattr(walker.Helper, "start", keep)
+    monkeypatch.setattr(cache_plan, "read_references", fail)
+    began = time.monotonic()
+    with pytest.raises(RuntimeError):
+        plan_cache_prune(mixed.locations())
+    assert time.monotonic() - began < 20, "it waited for the walk"
+    assert helpers and not helpers[0].alive
