@@ -542,8 +542,8 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
         progress("looking for symlinks into caches", 0, len(discovery.environments))
         try:
             symlinks = found_from_json(helper.answer(), envs)
-        except ValueError:  # it died or answered something else: walk here
-            symlinks = None
+        except ValueError:  # it died or answered something else: walk here, and alone
+            helper.close()
     if symlinks is None:
         symlinks = symlinks_into_caches(discovery, caches, locations, progress, folders=folders)
     # measure what would go, then judge again with what measuring found; keeping one entry for

@@ -6,9 +6,9 @@ machine whose caches are mostly in use; the prune needs five fields of each. Thi
 those fields, per record, in the user's cache folder (``$CONDA_PRUNE_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/conda-prune``: the app scan's), keyed by the record's resolved environment,
 file name, size, ``mtime_ns``, inode and ``ctime_ns``: a record rewritten, replaced or touched is
-read again. A record whose times fall within two seconds before the file was written (the
-coarsest timestamp granularity of common filesystems) counts as changed, so a write in the same
-tick is never missed. Records that could not be read are never kept: their problem is reported on
+read again. A record whose times fall within two seconds before the run that wrote the file
+started reading (the coarsest timestamp granularity of common filesystems) counts as changed, so
+a write in the same tick as that reading is never missed, however long the run took. Records that could not be read are never kept: their problem is reported on
 every run.
 
 For the symlink walk, each folder's subfolders and symlinks (with their targets) are kept, keyed
@@ -19,7 +19,8 @@ unchanged key means an unchanged listing; the same two-second margin applies.
 The two are kept in two files beside each other (``records-vN.json``, ``folders-vN.json``), so the
 walk can run in a second process that reads and writes its own (:mod:`.walker`). A file is
 trusted only when it is a regular file owned by the user running the prune that no one else may
-write, of this format's version, and whole; anything else is ignored and rewritten. A file that
+write, of this format's version, whole, and written by a process that encodes file names as this
+one does (the names in it are strings); anything else is ignored and rewritten. A file that
 cannot be written is simply not kept.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -66,6 +68,7 @@ class _Kept:
         self._old: dict[str, dict[str, list]] = {}
         self._new: dict[str, dict[str, list]] = {}
         self._written_ns = 0
+        self._started_ns = time.time_ns()  # before anything is read: what the next run compares against
         # the margin before the file's writing within which a change counts as unseen
         self.granularity_ns = GRANULARITY_NS if granularity_ns is None else granularity_ns
         self.hits = self.misses = 0
@@ -82,9 +85,10 @@ class _Kept:
             data = json.loads(read_bytes(path, limit=RECORD_LIMIT, follow=False))
         except (OSError, ValueError, RecursionError):
             return
-        if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get(self._what), dict):
+        if (not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get(self._what), dict)
+                or data.get("names") != names_encoding()):
             return
-        written = data.get("written_ns")
+        written = data.get("started_ns")
         self._written_ns = written if isinstance(written, int) else 0
         self._old = data[self._what]
 
@@ -92,7 +96,7 @@ class _Kept:
         """Write what this run used (atomically); forgets environments and items that are gone."""
         if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()):
             return
-        doc = {"version": VERSION, "written_ns": time.time_ns(), self._what: self._new}
+        doc = {"version": VERSION, "started_ns": self._started_ns, "names": names_encoding(), self._what: self._new}
         write_json_atomically(self.path, doc, f".{self._what}-")  # if not kept, the next run reads again
 
 
@@ -149,6 +153,12 @@ class FolderSummaries(_Kept):
 
     def put_dir(self, env: str, rel: str, st: os.stat_result, subdirs: list[str], links: list[list[str]]) -> None:
         self._new.setdefault(env, {})[rel] = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, subdirs, links]
+
+
+def names_encoding() -> list[str]:
+    """How this process turns file names into bytes: whoever reads names kept as strings (a file
+    of summaries, the second process of :mod:`.walker`) must agree on it."""
+    return [sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()]
 
 
 def _valid(fields: object) -> bool:

@@ -5,9 +5,12 @@ into the caches; then it measures (``lstat``-s every file of) the entries that g
 by system calls, and a thread does not help: the lock Python holds between two calls is handed
 back and forth at each one, which made a walk in a thread slower than the same walk alone.
 
-So :class:`Helper` starts a second Python process (this interpreter, ``-I -S``: nothing of the
-current folder, ``PYTHONPATH`` or site-packages is imported into it, only this module and the
-standard library) as soon as the environments are found. It walks for symlinks while this one
+So :class:`Helper` starts a second Python process (this interpreter, ``-I -S``: neither the
+current folder nor ``PYTHONPATH`` nor site-packages is on its path, only the standard library
+and, after it, the folder holding conda_prune) as soon as the plan starts. Its first line says
+how it encodes file names; one that encodes them otherwise than this process (``-I`` drops
+``PYTHONUTF8``: it gets this process's ``-X utf8`` instead, and a Windows legacy encoding is
+caught here) or says nothing within :data:`HELLO_SECONDS` is not used. It walks for symlinks while this one
 reads the records; later it measures half of the entries that go while this one measures the
 other half. Messages are one JSON document a line, each way. The second process reads and writes
 nothing but the folder summaries (:class:`~.summaries.FolderSummaries`, a file of its own).
@@ -43,6 +46,9 @@ Found = dict[tuple[str, str], str]
 MIN_SHARED = 64
 #: entries the second process is handed at a time
 CHUNK = 32
+#: how long the second process may take to say it runs (a loaded machine, an interpreter read
+#: from a network filesystem)
+HELLO_SECONDS = 30.0
 
 
 def listing(folder: str, summaries: FolderSummaries | None, env: str, rel: str,
@@ -54,7 +60,7 @@ def listing(folder: str, summaries: FolderSummaries | None, env: str, rel: str,
     if summaries is not None:
         try:
             st = os.lstat(folder)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a name this encoding cannot write (not a folder here)
             return None
         kept = summaries.get_dir(env, rel, st)
         if kept is not None:
@@ -71,7 +77,7 @@ def listing(folder: str, summaries: FolderSummaries | None, env: str, rel: str,
                         subdirs.append(child.name)
                 except OSError:
                     continue
-    except OSError:
+    except (OSError, ValueError):
         return None
     if summaries is not None and st is not None:
         summaries.put_dir(env, rel, st, subdirs, links)
@@ -281,6 +287,7 @@ class Helper:
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._waiting = False
+        self._greeted = False
 
     def start(self) -> Helper:
         import subprocess
@@ -293,9 +300,10 @@ class Helper:
                 "sys.path.append(sys.argv[1])\n"
                 "from conda_prune.walker import _main\n"
                 "sys.exit(_main())\n")
+        flags = ["-I", "-S", "-X", f"utf8={sys.flags.utf8_mode}"] + (["-B"] if sys.dont_write_bytecode else [])
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, *flags, "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, close_fds=True,
             )
         except (OSError, ValueError):  # no second process here: the caller works alone
@@ -308,9 +316,42 @@ class Helper:
     def alive(self) -> bool:
         return self._process is not None
 
+    def _line(self, timeout: float | None = None) -> bytes:
+        """Its next line (b"" if it says nothing within ``timeout`` seconds, where a pipe can be
+        polled; elsewhere this waits)."""
+        assert self._process is not None and self._process.stdout is not None
+        if timeout is not None:
+            try:
+                import select
+
+                readable, _, _ = select.select([self._process.stdout], [], [], timeout)
+                if not readable:
+                    return b""
+            except (OSError, ValueError, TypeError):
+                pass
+        return self._process.stdout.readline()
+
+    def _hello(self) -> bool:
+        """Whether it runs and encodes file names as this process does (read once)."""
+        from .summaries import names_encoding
+
+        if self._greeted:
+            return True
+        try:
+            line = self._line(HELLO_SECONDS)
+            doc = json.loads(line) if line.endswith(b"\n") else None
+        except (OSError, ValueError, RecursionError):
+            doc = None
+        if doc != {"hello": names_encoding()}:
+            self._waiting = True  # whatever it is doing, no one will read it: close() kills it
+            self.close()
+            return False
+        self._greeted = True
+        return True
+
     def send(self, kind: str, job: Any) -> bool:
         """Hand over one job; False if it could not be (the caller does it)."""
-        if self._process is None or self._waiting:
+        if self._process is None or self._waiting or not self._hello():
             return False
         try:
             assert self._process.stdin is not None
@@ -339,13 +380,12 @@ class Helper:
         """The answer to the job sent last, or None (it died, or said something else)."""
         if self._process is None or not self._waiting:
             return None
-        self._waiting = False
         try:
-            assert self._process.stdout is not None
-            line = self._process.stdout.readline()
+            line = self._line()
             doc = json.loads(line) if line.endswith(b"\n") else None
         except (OSError, ValueError, RecursionError):
             doc = None
+        self._waiting = False  # only now: interrupted while it reads, close() still kills the process
         if not isinstance(doc, dict) or "ok" not in doc:
             self.close()
             return None
@@ -372,7 +412,11 @@ class Helper:
 
 def _main() -> int:
     """The second process: jobs on stdin, one JSON document a line; answers the same way."""
+    from .summaries import names_encoding
+
     out = sys.stdout.buffer
+    out.write(json.dumps({"hello": names_encoding()}).encode("ascii") + b"\n")
+    out.flush()
     for line in sys.stdin.buffer:
         msg = json.loads(line)
         summaries = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from conda_prune.cache_plan import (
     UNUSED,
     plan_cache_prune,
 )
-from conda_prune.summaries import folders_path
+from conda_prune.summaries import folders_path, names_encoding
 from conda_prune.treestats import tree_stats
 
 
@@ -81,13 +82,16 @@ def test_what_is_measured_while_the_walk_runs_gives_the_same_verdicts(mixed: Ins
     assert _verdicts(plan_cache_prune(mixed.locations())) == _verdicts(here)
 
 
+HELLO = "echo '" + json.dumps({"hello": names_encoding()}) + "'\n"  # what our second process says first
 _FAKES = {
     "does not exist": None,
-    "exits at once": "#!/bin/sh\nexit 0\n",
-    "answers nonsense": "#!/bin/sh\nwhile read line; do echo '{\"ok\": \"nonsense\"}'; done\n",
-    "dies half way through a line": "#!/bin/sh\nread line; printf '{\"ok\": [['; exit 1\n",
-    "answers too few": "#!/bin/sh\nwhile read line; do echo '{\"ok\": []}'; done\n",
-    "dies after the walk": "#!/bin/sh\nread line; echo '{\"ok\": []}'; exit 3\n",
+    "exits at once": "exit 0\n",
+    "says nothing": "exec sleep 60\n",
+    "encodes names otherwise": "echo '" + json.dumps({"hello": ["ascii", "strict"]}) + "'\n" + "exec sleep 60\n",
+    "answers nonsense": HELLO + "while read line; do echo '{\"ok\": \"nonsense\"}'; done\n",
+    "dies half way through a line": HELLO + "read line; printf '{\"ok\": [['; exit 1\n",
+    "answers too few": HELLO + "while read line; do echo '{\"ok\": []}'; done\n",
+    "dies after the walk": HELLO + "read line; echo '{\"ok\": []}'; exit 3\n",
 }
 
 
@@ -97,11 +101,14 @@ def test_a_second_process_that_fails_changes_no_verdict(mixed: Installation, tmp
     here = plan_cache_prune(mixed.locations(), second_process=False)
     script = tmp_path / "fake-python"
     if _FAKES[fake] is not None:
-        script.write_text(_FAKES[fake])
+        script.write_text("#!/bin/sh\n" + _FAKES[fake])
         script.chmod(0o755)
     monkeypatch.setattr(walker.sys, "executable", str(script))
+    monkeypatch.setattr(walker, "HELLO_SECONDS", 1.0)
     records = tmp_path / "kept" / "records.json"
+    began = time.monotonic()
     assert _verdicts(plan_cache_prune(mixed.locations(), summaries_path=records)) == _verdicts(here)
+    assert time.monotonic() - began < 20, "it waited for a process that will not answer"
     assert folders_path(records).is_file()  # this process walked, and kept the listings for the next run
 
 
@@ -176,12 +183,10 @@ def test_a_plan_that_fails_while_the_walk_runs_stops_the_second_process_at_once(
         mixed: Installation, tmp_path: Path, monkeypatch) -> None:
     """An error in this process while the second one still walks (a huge installation on a
     network filesystem) does not wait for that walk to end: the second process is killed."""
-    import time
-
     from conda_prune import cache_plan
 
     script = tmp_path / "slow-python"
-    script.write_text("#!/bin/sh\nread line\nexec sleep 60\n")  # takes the walk, never answers
+    script.write_text("#!/bin/sh\n" + HELLO + "read line\nexec sleep 60\n")  # takes the walk, never answers
     script.chmod(0o755)
     monkeypatch.setattr(walker.sys, "executable", str(script))
     helpers: list[walker.Helper] = []
@@ -201,3 +206,102 @@ def test_a_plan_that_fails_while_the_walk_runs_stops_the_second_process_at_once(
         plan_cache_prune(mixed.locations())
     assert time.monotonic() - began < 20, "it waited for the walk"
     assert helpers and not helpers[0].alive
+
+
+_ENCODING_CHECK = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from conda_prune.walker import Helper, walk, walk_job, found_from_json
+base = sys.argv[2]
+cache = os.path.join(base, os.fsdecode(b"pkgs-\\xc3\\xa9"))  # a cache whose name is not ASCII
+os.makedirs(os.path.join(cache, "entry-1-0"))
+env = os.path.join(base, "env")
+os.makedirs(env)
+os.symlink(os.path.join(cache, "entry-1-0"), os.path.join(env, "into-entry"))
+roots = [(cache + os.sep, cache)]
+here = walk([env], roots, set())
+helper = Helper().start()
+there = found_from_json(helper.answer(), [env]) if helper.send("walk", walk_job([env], roots, set(), None)) else None
+helper.close()
+print(sys.getfilesystemencoding(), len(here), there == here)
+"""
+
+
+@pytest.mark.parametrize("utf8", ["0", "1"])
+def test_both_processes_read_file_names_alike_whatever_the_locale(tmp_path: Path, utf8: str) -> None:
+    """``-I`` drops ``PYTHONUTF8``: the second process would read names as UTF-8 where this one
+    reads them as ASCII (``LC_ALL=C``), and miss a symlink into a cache named ``pkgs-é``."""
+    import subprocess
+    import sys
+
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": utf8, "PYTHONCOERCECLOCALE": "0"}
+    out = subprocess.run([sys.executable, "-c", _ENCODING_CHECK, repo, str(tmp_path)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["1", "True"], out
+
+
+def test_an_interrupted_wait_for_an_answer_still_stops_the_second_process(mixed: Installation, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """An interrupt that lands while this process waits for the walk's answer (Ctrl-C sent to it
+    alone, a timeout of a caller's) does not leave close() waiting for a walk no one will read."""
+    import signal
+
+    script = tmp_path / "slow-python"
+    script.write_text("#!/bin/sh\n" + HELLO + "read line\nexec sleep 60\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(walker.sys, "executable", str(script))
+    monkeypatch.setattr(walker.Helper, "ready", lambda self: True)  # straight to the wait
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(2)
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            plan_cache_prune(mixed.locations())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - began < 20, "close() waited for the walk"
+
+
+def test_a_folder_changed_in_the_tick_it_was_listed_is_listed_again(tmp_path: Path, monkeypatch) -> None:
+    """The margin is taken from when the run started listing, not from when it saved (after a
+    walk that may take minutes): a folder listed early and changed right after, within its
+    timestamp's tick, keeps its key, and must not be trusted on the next run."""
+    from conda_prune import summaries as summaries_module
+    from conda_prune.summaries import FolderSummaries
+
+    folder = tmp_path / "env"
+    folder.mkdir()
+    st = os.lstat(folder)
+    path = tmp_path / "folders.json"
+    now = [st.st_mtime_ns - 10**9]  # the run starts a second before the folder's tick
+    monkeypatch.setattr(summaries_module.time, "time_ns", lambda: now[0])
+    kept = FolderSummaries(path)
+    kept.put_dir(str(folder), "", st, [], [])
+    kept.misses = 1
+    now[0] = st.st_mtime_ns + 60 * 10**9  # and saves a minute later
+    kept.save()
+    assert FolderSummaries(path).get_dir(str(folder), "", st) is None
+
+
+def test_the_second_process_writes_no_byte_code_where_this_one_would_not(monkeypatch) -> None:
+    import subprocess
+
+    seen: list[list[str]] = []
+
+    def record(args: list[str], **kwargs: object) -> None:
+        seen.append(args)
+        raise OSError("not started")
+
+    monkeypatch.setattr(subprocess, "Popen", record)
+    monkeypatch.setattr(walker.sys, "dont_write_bytecode", True)
+    walker.Helper().start()
+    monkeypatch.setattr(walker.sys, "dont_write_bytecode", False)
+    walker.Helper().start()
+    assert "-B" in seen[0] and "-B" not in seen[1]
+    assert seen[0][seen[0].index("-X") + 1] == f"utf8={walker.sys.flags.utf8_mode}"
