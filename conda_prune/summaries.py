@@ -92,12 +92,13 @@ class _Kept:
         self._written_ns = written if isinstance(written, int) else 0
         self._old = data[self._what]
 
-    def save(self) -> None:
-        """Write what this run used (atomically); forgets environments and items that are gone."""
+    def save(self) -> bool:
+        """Write what this run used (atomically); forgets environments and items that are gone.
+        True when a file was written."""
         if self.path is None or (self.misses == 0 and self._new.keys() == self._old.keys()):
-            return
+            return False
         doc = {"version": VERSION, "started_ns": self._started_ns, "names": names_encoding(), self._what: self._new}
-        write_json_atomically(self.path, doc, f".{self._what}-")  # if not kept, the next run reads again
+        return write_json_atomically(self.path, doc, f".{self._what}-")  # if not kept, the next run reads again
 
 
 class RecordSummaries(_Kept):
@@ -118,6 +119,21 @@ class RecordSummaries(_Kept):
 
     def put(self, prefix: str, name: str, st: os.stat_result, fields: Fields) -> None:
         self._new.setdefault(prefix, {})[name] = [list(key_of(st)), list(fields)]
+
+    def save(self) -> bool:
+        """:meth:`_Kept.save`; then the files of earlier versions beside it go (``records-v1.json``
+        and on, which also held the folder listings): only regular files of this user."""
+        written = super().save()
+        if written and self.path is not None and self.path.name == f"records-v{VERSION}.json":
+            for n in range(1, VERSION):
+                old = self.path.with_name(f"records-v{n}.json")
+                try:
+                    st = os.lstat(old)
+                    if stat.S_ISREG(st.st_mode) and (not hasattr(os, "geteuid") or st.st_uid == os.geteuid()):
+                        os.unlink(old)
+                except OSError:
+                    continue
+        return written
 
     def _recent(self, st: os.stat_result) -> bool:
         return max(st.st_mtime_ns, st.st_ctime_ns) >= self._written_ns - self.granularity_ns

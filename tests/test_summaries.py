@@ -106,3 +106,21 @@ def test_a_new_symlink_into_the_cache_is_seen_on_the_next_run(inst: Installation
     assert kept.get_dir(str(prefix), "share", os.lstat(share)) is not None  # kept for the next run
     (share / "into-b").symlink_to(inst.pkgs / "b-1.0-0" / "info")
     assert decisions(_plan(inst, path))["b-1.0-0"] == ("keep", OUTSIDE_SYMLINK)
+
+
+def test_the_files_of_earlier_versions_go_when_this_one_is_written(inst: Installation, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """``records-v1.json`` and ``records-v2.json`` held records and folder listings; they are
+    removed once ``records-v3.json`` is written beside them. A symlink by an old name is left,
+    and what it points to with it."""
+    _a_used_b_unused(inst, monkeypatch)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "records-v1.json").write_text("{}")
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("{}")
+    (cache / "records-v2.json").symlink_to(elsewhere)
+    _plan(inst, cache / f"records-v{VERSION}.json")
+    assert (cache / f"records-v{VERSION}.json").is_file()
+    assert not (cache / "records-v1.json").exists()
+    assert (cache / "records-v2.json").is_symlink() and elsewhere.read_text() == "{}"
