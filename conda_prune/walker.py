@@ -316,20 +316,29 @@ class Helper:
     def alive(self) -> bool:
         return self._process is not None
 
-    def _line(self, timeout: float | None = None) -> bytes:
-        """Its next line (b"" if it says nothing within ``timeout`` seconds, where a pipe can be
-        polled; elsewhere this waits)."""
-        assert self._process is not None and self._process.stdout is not None
-        if timeout is not None:
-            try:
-                import select
+    def _readable(self, timeout: float) -> bool | None:
+        """Whether it has said something (or ended) within ``timeout`` seconds; None where a pipe
+        cannot be polled."""
+        assert self._process is not None
+        try:
+            import select
 
-                readable, _, _ = select.select([self._process.stdout], [], [], timeout)
-                if not readable:
-                    return b""
-            except (OSError, ValueError, TypeError):
-                pass
-        return self._process.stdout.readline()
+            readable, _, _ = select.select([self._process.stdout], [], [], timeout)
+        except (OSError, ValueError, TypeError):
+            return None
+        return bool(readable)
+
+    def _document(self, timeout: float | None = None) -> Any:
+        """Its next line as JSON; None for anything but a whole document, or for silence over
+        ``timeout`` seconds (where a pipe can be polled; elsewhere this waits)."""
+        assert self._process is not None and self._process.stdout is not None
+        if timeout is not None and self._readable(timeout) is False:
+            return None
+        try:
+            line = self._process.stdout.readline()
+            return json.loads(line) if line.endswith(b"\n") else None
+        except (OSError, ValueError, RecursionError):
+            return None
 
     def _hello(self) -> bool:
         """Whether it runs and encodes file names as this process does (read once)."""
@@ -337,12 +346,7 @@ class Helper:
 
         if self._greeted:
             return True
-        try:
-            line = self._line(HELLO_SECONDS)
-            doc = json.loads(line) if line.endswith(b"\n") else None
-        except (OSError, ValueError, RecursionError):
-            doc = None
-        if doc != {"hello": names_encoding()}:
+        if self._document(HELLO_SECONDS) != {"hello": names_encoding()}:
             self._waiting = True  # whatever it is doing, no one will read it: close() kills it
             self.close()
             return False
@@ -355,7 +359,7 @@ class Helper:
             return False
         try:
             assert self._process.stdin is not None
-            self._process.stdin.write(json.dumps({kind: job}).encode("ascii") + b"\n")
+            self._process.stdin.write(_message({kind: job}))
             self._process.stdin.flush()
         except (OSError, ValueError):
             self.close()
@@ -368,23 +372,13 @@ class Helper:
         the process ended). False where a pipe cannot be polled: the caller then simply waits."""
         if self._process is None or not self._waiting:
             return True
-        try:
-            import select
-
-            readable, _, _ = select.select([self._process.stdout], [], [], 0)
-        except (OSError, ValueError, TypeError):
-            return False
-        return bool(readable)
+        return self._readable(0) is True
 
     def answer(self) -> Any:
         """The answer to the job sent last, or None (it died, or said something else)."""
         if self._process is None or not self._waiting:
             return None
-        try:
-            line = self._line()
-            doc = json.loads(line) if line.endswith(b"\n") else None
-        except (OSError, ValueError, RecursionError):
-            doc = None
+        doc = self._document()
         self._waiting = False  # only now: interrupted while it reads, close() still kills the process
         if not isinstance(doc, dict) or "ok" not in doc:
             self.close()
@@ -410,12 +404,18 @@ class Helper:
             process.stdout.close()
 
 
+def _message(doc: object) -> bytes:
+    """One message on the pipe, either way: a JSON document on one line (ASCII: a name's escapes
+    travel as escapes)."""
+    return json.dumps(doc).encode("ascii") + b"\n"
+
+
 def _main() -> int:
     """The second process: jobs on stdin, one JSON document a line; answers the same way."""
     from .summaries import names_encoding
 
     out = sys.stdout.buffer
-    out.write(json.dumps({"hello": names_encoding()}).encode("ascii") + b"\n")
+    out.write(_message({"hello": names_encoding()}))
     out.flush()
     for line in sys.stdin.buffer:
         msg = json.loads(line)
@@ -427,7 +427,7 @@ def _main() -> int:
             answer = [stats_to_json(s) for s in measure(msg["measure"])]
         else:
             return 2
-        out.write(json.dumps({"ok": answer}).encode("ascii") + b"\n")
+        out.write(_message({"ok": answer}))
         out.flush()
         if summaries is not None:
             summaries.save()  # after the answer: the other process goes on meanwhile
