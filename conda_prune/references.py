@@ -132,19 +132,18 @@ def walk_args(discovery: Discovery, caches: list[PackageCache], locations: Locat
 
 def symlinks_into_caches(
     discovery: Discovery, caches: list[PackageCache], locations: Locations, progress: Progress,
-    summaries: FolderSummaries | None = None, *, folders: Path | None = None,
+    *, folders: Path | None = None,
 ) -> dict[tuple[str, str], str]:
     """(cache real, entry) -> one symlink in a scanned environment that points into it
-    (:func:`.walker.walk`, in this process). ``folders``: a folder summaries' file to read
-    ``summaries`` from and write back after."""
+    (:func:`.walker.walk`, in this process). ``folders``: the folder summaries' file, read
+    before the walk and written after (None: every folder is listed)."""
     envs, roots, skip = walk_args(discovery, caches, locations)
-    if summaries is None and folders is not None:
-        summaries = FolderSummaries(folders)
+    summaries = FolderSummaries(folders) if folders is not None else None
 
     def step(done: int, total: int) -> None:
         progress("looking for symlinks into caches", done, total)
 
     found = walk(envs, roots, skip, summaries, step)
-    if folders is not None and summaries is not None:
+    if summaries is not None:
         summaries.save()
     return found
