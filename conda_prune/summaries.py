@@ -26,14 +26,13 @@ cannot be written is simply not kept.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
 import time
 from pathlib import Path
 
-from .safeio import RECORD_LIMIT, read_bytes, write_json_atomically
+from .safeio import read_json_cache, write_json_atomically
 
 VERSION = 3  # 2: folders kept per environment, by their path relative to it; 3: in a file of their own
 GRANULARITY_NS = 2_000_000_000
@@ -78,13 +77,11 @@ class _Kept:
     def _load(self, path: Path) -> None:
         try:
             st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return
-            if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-                return
-            data = json.loads(read_bytes(path, limit=RECORD_LIMIT, follow=False))
-        except (OSError, ValueError, RecursionError):
+        except OSError:
             return
+        if not _ours(st) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return
+        data = read_json_cache(path)
         if (not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get(self._what), dict)
                 or data.get("names") != names_encoding()):
             return
@@ -128,8 +125,7 @@ class RecordSummaries(_Kept):
             for n in range(1, VERSION):
                 old = self.path.with_name(f"records-v{n}.json")
                 try:
-                    st = os.lstat(old)
-                    if stat.S_ISREG(st.st_mode) and (not hasattr(os, "geteuid") or st.st_uid == os.geteuid()):
+                    if _ours(os.lstat(old)):
                         os.unlink(old)
                 except OSError:
                     continue
@@ -169,6 +165,11 @@ class FolderSummaries(_Kept):
 
     def put_dir(self, env: str, rel: str, st: os.stat_result, subdirs: list[str], links: list[list[str]]) -> None:
         self._new.setdefault(env, {})[rel] = [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, subdirs, links]
+
+
+def _ours(st: os.stat_result) -> bool:
+    """A regular file of the user running the prune."""
+    return stat.S_ISREG(st.st_mode) and (not hasattr(os, "geteuid") or st.st_uid == os.geteuid())
 
 
 def names_encoding() -> list[str]:
