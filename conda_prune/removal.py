@@ -456,7 +456,11 @@ def _current_users(locations: Locations, search_paths: Iterable[Path], plan: Cac
 
 
 def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> str | None:
-    """A file of the entry gained a hardlink since the scan: something linked it meanwhile."""
+    """A file of the entry gained a hardlink since the scan: something linked it meanwhile.
+
+    The scan kept the files that had more than one link; a file with more than one link now
+    that it did not keep had one link then (or was not there: something wrote into the entry
+    meanwhile), so it counts as gained too."""
     if stats is None:
         return None
     now = TreeStats()
@@ -464,7 +468,7 @@ def _links_grew(trash: Trash, trashed: list[str], stats: TreeStats | None) -> st
         trash.stats_of(t, into=now)
     before = {key: nlink for key, (_, nlink, _, _) in stats.inodes.items()}
     for key, (_, nlink, _, where) in now.inodes.items():  # files with more than one link now
-        if key in stats.single or nlink > before.get(key, nlink):
+        if nlink > before.get(key, 1):
             return f"{where} gained a hardlink during the prune"
     return None
 

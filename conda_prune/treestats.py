@@ -25,7 +25,9 @@ class TreeStats:
     # allocated bytes, one path]
     inodes: dict[tuple[int, int], list] = field(default_factory=dict)
     # files with one link (most of them): freed with the tree, nothing to count across trees, so
-    # only their bytes and keys are kept (the keys tell a link added later: removal's _links_grew)
+    # only their bytes are kept. A walk names each file once, so it keeps no key of them (a
+    # hundred thousand tuples an entry-heavy prune would build, send and free for nothing);
+    # files_stats, given a list that may name a file twice, keeps the keys it has counted.
     single: set[tuple[int, int]] = field(default_factory=set)
     single_bytes: int = 0
     errors: list[Problem] = field(default_factory=list)
@@ -50,7 +52,6 @@ def tree_stats(root: Path, into: TreeStats | None = None, *, dir_fd: int | None 
     plain strings, one ``fstatat`` per file (``DirEntry.stat``), no Path objects in the loop."""
     stats = TreeStats() if into is None else into
     inodes = stats.inodes
-    single = stats.single.add
     name = root.name if dir_fd is not None else root
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -96,11 +97,10 @@ def tree_stats(root: Path, into: TreeStats | None = None, *, dir_fd: int | None 
                         continue
                     files += 1
                     apparent += cst.st_size
-                    key = (cst.st_dev, cst.st_ino)
                     if cst.st_nlink == 1:
-                        single(key)
                         single_bytes += cst.st_blocks * 512
                         continue
+                    key = (cst.st_dev, cst.st_ino)
                     seen = inodes.get(key)
                     if seen is None:
                         inodes[key] = [1, cst.st_nlink, cst.st_blocks * 512, current + sep + child.name]

@@ -27,7 +27,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -221,10 +220,10 @@ def measure_shared(jobs: Mapping[int, list[Path]], helper: Helper | None,
 
 
 def stats_to_json(s: TreeStats) -> list:
-    devs = {dev for dev, _ in s.single}  # one, nearly always: the keys go as one list of inodes a device
+    """The stats of a walk (:func:`~.treestats.tree_stats`, which keeps no key of a file with one
+    link) as one JSON list."""
     return [s.dirs_bytes, s.apparent_bytes, s.files, s.single_bytes,
             [[dev, ino, *v] for (dev, ino), v in s.inodes.items()],
-            [[dev, [ino for d, ino in s.single if d == dev]] for dev in devs],
             [[str(e.path), e.message] for e in s.errors], s.symlinks, s.missing]
 
 
@@ -234,7 +233,7 @@ def stats_from_json(doc: Any) -> TreeStats:
     from .treestats import TreeStats
 
     try:
-        dirs_bytes, apparent, files, single_bytes, inodes, single, errors, symlinks, missing = doc
+        dirs_bytes, apparent, files, single_bytes, inodes, errors, symlinks, missing = doc
         ints = (dirs_bytes, apparent, files, single_bytes, symlinks, missing)
         if not all(type(v) is int for v in ints):
             raise ValueError
@@ -245,10 +244,6 @@ def stats_from_json(doc: Any) -> TreeStats:
                     and type(blocks) is int and type(where) is str):
                 raise ValueError
             out.inodes[(dev, ino)] = [seen, nlink, blocks, where]
-        for dev, inos in single:  # a hundred thousand keys and more: checked and built in C loops
-            if type(dev) is not int or type(inos) is not list or not set(map(type, inos)) <= {int}:
-                raise ValueError
-            out.single.update(zip(repeat(dev), inos))
         for where, message in errors:
             if type(where) is not str or type(message) is not str:
                 raise ValueError
@@ -296,10 +291,14 @@ class Helper:
             return self
         # the folder holding conda_prune, last on the path: the standard library comes first
         root = str(Path(__file__).resolve().parents[1])
-        code = ("import sys\n"
+        # it ends with os._exit once its answers are flushed and its summaries saved: freeing
+        # what it built (a folder summary a folder) is work no one waits for but close()
+        code = ("import os, sys\n"
                 "sys.path.append(sys.argv[1])\n"
                 "from conda_prune.walker import _main\n"
-                "sys.exit(_main())\n")
+                "code = _main()\n"
+                "sys.stdout.flush()\n"
+                "os._exit(code)\n")
         flags = ["-I", "-S", "-X", f"utf8={sys.flags.utf8_mode}"] + (["-B"] if sys.dont_write_bytecode else [])
         try:
             self._process = subprocess.Popen(
