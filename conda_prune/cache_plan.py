@@ -36,8 +36,6 @@ when every one of its hardlinks is among what is removed. Deleting is :mod:`.rem
 from __future__ import annotations
 
 import os
-import re
-import sys
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -48,8 +46,10 @@ from .caches import (
     TARBALL_SUFFIXES,
     CacheEntry,
     PackageCache,
+    cache_spelling,
     euid,
     lock_file_name,
+    newest_builds,
     only_copy,
     original_name,
     scan_cache,
@@ -175,44 +175,6 @@ class CachePlan:
 
 
 
-
-
-# -- versions, for --keep-latest -----------------------------------------------------------------
-
-
-def _version_key(version: str, build: str) -> tuple:
-    try:
-        if "conda.models.version" not in sys.modules and "conda.base.context" not in sys.modules:
-            raise ImportError  # the standalone script: do not load conda for this
-        from conda.models.version import VersionOrder
-
-        vkey: object = VersionOrder(version)
-    except Exception:
-        parts = re.split(r"[._-]", version)
-        vkey = tuple((0, int(p), "") if p.isdigit() else (-1, 0, p) for p in parts)
-    match = re.search(r"(\d+)$", build)
-    return (vkey, int(match.group(1)) if match else 0, build)
-
-
-def _newest(entries: list[CacheEntry], n: int) -> set[int]:
-    """ids of the newest ``n`` builds of each package name (across all caches)."""
-    keep: set[int] = set()
-    by_name: dict[str, list[CacheEntry]] = {}
-    for e in entries:
-        by_name.setdefault(e.name, []).append(e)
-    for group in by_name.values():
-        try:
-            ordered = sorted(group, key=lambda e: _version_key(e.version, e.build), reverse=True)
-        except TypeError:  # mixed version kinds that do not compare: keep them all
-            keep |= {id(e) for e in group}
-            continue
-        distinct: list[str] = []
-        for e in ordered:
-            if e.dist not in distinct:
-                distinct.append(e.dist)
-            if e.dist in distinct[:n]:
-                keep.add(id(e))
-    return keep
 
 
 # -- the verdict ------------------------------------------------------------------------------
@@ -473,31 +435,35 @@ def plan_cache_prune(
     (the command line passes the user's cache folder; None reads every record in full); the
     folder summaries are kept beside it. ``second_process``: walk for symlinks and measure half
     of what goes in a second process (:mod:`.walker`), while this one reads the records."""
-    helper = Helper().start() if second_process else None  # it starts up while the caches are listed
+    helper = Helper().start() if second_process else None
     try:
-        caches = [scan_cache(p) for p in locations.pkgs_dirs]
-        problems: list[Problem] = [p for c in caches for p in c.problems]
         discovery = discover(locations, search_paths)
-        problems += discovery.problems
+        folders = folders_path(summaries_path) if summaries_path is not None else None
+        # the walk needs only where the caches are: it is handed over first, and the second
+        # process walks (once started) while this one lists the caches and reads the records
+        envs, roots, skip = walk_args(discovery, [cache_spelling(p) for p in locations.pkgs_dirs], locations)
+        walking = helper is not None and helper.send(
+            "walk", walk_job(envs, roots, skip, str(folders) if folders else None))
+        caches = [scan_cache(p) for p in locations.pkgs_dirs]
+        problems: list[Problem] = [p for c in caches for p in c.problems] + discovery.problems
         # every doubt says how to pass it (--ignore-unreachable); with that flag they are set aside below
         blockers = [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts
-        folders = folders_path(summaries_path) if summaries_path is not None else None
-        return _plan(locations, caches, problems, discovery, blockers, helper, folders, keep_latest=keep_latest,
-                     tarballs=tarballs, ignore_unreachable=ignore_unreachable, include_local=include_local,
-                     progress=progress, extra_removed_prefix_records=extra_removed_prefix_records,
-                     summaries_path=summaries_path)
+        return _plan(locations, caches, problems, discovery, blockers, helper if walking else None, envs, folders,
+                     keep_latest=keep_latest, tarballs=tarballs, ignore_unreachable=ignore_unreachable,
+                     include_local=include_local, progress=progress,
+                     extra_removed_prefix_records=extra_removed_prefix_records, summaries_path=summaries_path)
     finally:
         if helper is not None:
             helper.close()
 
 
 def _plan(locations: Locations, caches: list[PackageCache], problems: list[Problem], discovery: Discovery,
-          blockers: list[str], helper: Helper | None, folders: Path | None, *, keep_latest: int, tarballs: bool,
-          ignore_unreachable: bool, include_local: bool, progress: Progress,
+          blockers: list[str], helper: Helper | None, envs: list[str], folders: Path | None, *, keep_latest: int,
+          tarballs: bool, ignore_unreachable: bool, include_local: bool, progress: Progress,
           extra_removed_prefix_records: Mapping[Path, Collection[str]] | None,
           summaries_path: Path | None) -> CachePlan:
-    envs, roots, skip = walk_args(discovery, caches, locations)
-    walking = helper is not None and helper.send("walk", walk_job(envs, roots, skip, str(folders) if folders else None))
+    """The plan; ``helper``: the second process, walking ``envs`` (None: no walk was handed over)."""
+    walking = helper is not None
     summaries = RecordSummaries(summaries_path) if summaries_path is not None else None
     index = read_references(caches, discovery, problems, blockers, progress, extra_removed_prefix_records, summaries)
     if summaries is not None:
@@ -507,7 +473,7 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
         ignored = [b for b in blockers if "--ignore-unreachable" in b]
         blockers = [b for b in blockers if "--ignore-unreachable" not in b]
     all_entries = [e for c in caches for e in c.entries.values()]
-    latest = _newest(all_entries, keep_latest) if keep_latest > 0 else set()
+    latest = newest_builds(all_entries, keep_latest) if keep_latest > 0 else set()
     me = euid()
     keep = locations.keep
 
@@ -554,6 +520,7 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
         facts = facts_with(symlinks)
         first = [judge(f) for f in facts]
         jobs = {i: paths_of(facts[i], d) for i, d in enumerate(first) if d.action == REMOVE}
+    judged, decisions = list(facts), list(first)  # the facts judged so far, and their verdicts
     done = {i: stats for i, (paths, stats) in early.items() if jobs.get(i) == paths}
     sources: dict[int, str | None] = {}
 
@@ -566,7 +533,9 @@ def _plan(locations: Locations, caches: list[PackageCache], problems: list[Probl
         facts[i] = replace(facts[i], stats=done[i], only_copy=sources[i])
     also_gone = _links_that_go(extra_removed_prefix_records) if extra_removed_prefix_records else {}
     while True:
-        decisions = [judge(f) for f in facts]
+        # judge is a function of the facts alone: only the entries whose facts changed are judged again
+        decisions = [d if f is was else judge(f) for f, was, d in zip(facts, judged, decisions, strict=True)]
+        judged = list(facts)
         removing = [d for d in decisions if d.action == REMOVE and d.stats is not None]
         outside, seen_total = _outside_links(removing, also_gone)
         if not outside:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -149,14 +150,20 @@ def _read_only_reason(path: Path) -> str | None:
     return None
 
 
-def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCache:
-    """List one package cache: entries, tarballs, and leftovers of an interrupted prune."""
-    suffixes = suffixes or tarball_suffixes()
+def cache_spelling(path: Path) -> PackageCache:
+    """A cache as configured and its real path, not listed yet (what the symlink walk needs)."""
     try:
         real = Path(os.path.realpath(path))
     except OSError:  # pragma: no cover
         real = path
-    cache = PackageCache(path=path, real=real)
+    return PackageCache(path=path, real=real)
+
+
+def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCache:
+    """List one package cache: entries, tarballs, and leftovers of an interrupted prune."""
+    suffixes = suffixes or tarball_suffixes()
+    cache = cache_spelling(path)
+    real = cache.real
     try:
         st = os.stat(real)
     except OSError:
@@ -344,4 +351,39 @@ def user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-# -- what removing a set of paths really frees ---------------------------------------------------
+# -- versions, for --keep-latest -----------------------------------------------------------------
+
+
+def _version_key(version: str, build: str) -> tuple:
+    try:
+        if "conda.models.version" not in sys.modules and "conda.base.context" not in sys.modules:
+            raise ImportError  # the standalone script: do not load conda for this
+        from conda.models.version import VersionOrder
+
+        vkey: object = VersionOrder(version)
+    except Exception:
+        parts = re.split(r"[._-]", version)
+        vkey = tuple((0, int(p), "") if p.isdigit() else (-1, 0, p) for p in parts)
+    match = re.search(r"(\d+)$", build)
+    return (vkey, int(match.group(1)) if match else 0, build)
+
+
+def newest_builds(entries: list[CacheEntry], n: int) -> set[int]:
+    """ids of the newest ``n`` builds of each package name (across all caches)."""
+    keep: set[int] = set()
+    by_name: dict[str, list[CacheEntry]] = {}
+    for e in entries:
+        by_name.setdefault(e.name, []).append(e)
+    for group in by_name.values():
+        try:
+            ordered = sorted(group, key=lambda e: _version_key(e.version, e.build), reverse=True)
+        except TypeError:  # mixed version kinds that do not compare: keep them all
+            keep |= {id(e) for e in group}
+            continue
+        distinct: list[str] = []
+        for e in ordered:
+            if e.dist not in distinct:
+                distinct.append(e.dist)
+            if e.dist in distinct[:n]:
+                keep.add(id(e))
+    return keep

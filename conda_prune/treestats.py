@@ -8,31 +8,61 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .problem import Problem
 
 
-@dataclass
 class TreeStats:
-    """Allocated bytes of a tree, per inode, so links can be counted across the whole removal."""
+    """Allocated bytes of a tree, per inode, so links can be counted across the whole removal.
 
-    dirs_bytes: int = 0
-    apparent_bytes: int = 0
-    files: int = 0
-    # files with more than one link: (dev, ino) -> [links seen inside this tree, st_nlink,
-    # allocated bytes, one path]
-    inodes: dict[tuple[int, int], list] = field(default_factory=dict)
-    # files with one link (most of them): freed with the tree, nothing to count across trees, so
-    # only their bytes are kept. A walk names each file once, so it keeps no key of them (a
-    # hundred thousand tuples an entry-heavy prune would build, send and free for nothing);
-    # files_stats, given a list that may name a file twice, keeps the keys it has counted.
-    single: set[tuple[int, int]] = field(default_factory=set)
-    single_bytes: int = 0
-    errors: list[Problem] = field(default_factory=list)
-    symlinks: int = 0  # by files_stats: symlinks named (their targets live elsewhere)
-    missing: int = 0  # by files_stats: paths that are not there
+    A plain class, not a dataclass: the second process of :mod:`.walker` imports this module,
+    and ``dataclasses`` (through ``inspect``) would be half of its start-up."""
+
+    __slots__ = (
+        "apparent_bytes",
+        "dirs_bytes",
+        "errors",
+        "files",
+        "inodes",
+        "missing",
+        "single",
+        "single_bytes",
+        "symlinks",
+    )
+
+    def __init__(self, dirs_bytes: int = 0, apparent_bytes: int = 0, files: int = 0,
+                 inodes: dict[tuple[int, int], list] | None = None, single: set[tuple[int, int]] | None = None,
+                 single_bytes: int = 0, errors: list[Problem] | None = None, symlinks: int = 0,
+                 missing: int = 0) -> None:
+        self.dirs_bytes = dirs_bytes
+        self.apparent_bytes = apparent_bytes
+        self.files = files
+        # files with more than one link: (dev, ino) -> [links seen inside this tree, st_nlink,
+        # allocated bytes, one path]
+        self.inodes: dict[tuple[int, int], list] = {} if inodes is None else inodes
+        # files with one link (most of them): freed with the tree, nothing to count across trees,
+        # so only their bytes are kept. A walk names each file once, so it keeps no key of them (a
+        # hundred thousand tuples an entry-heavy prune would build, send and free for nothing);
+        # files_stats, given a list that may name a file twice, keeps the keys it has counted.
+        self.single: set[tuple[int, int]] = set() if single is None else single
+        self.single_bytes = single_bytes
+        self.errors: list[Problem] = [] if errors is None else errors
+        self.symlinks = symlinks  # by files_stats: symlinks named (their targets live elsewhere)
+        self.missing = missing  # by files_stats: paths that are not there
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass is
+
+    def __repr__(self) -> str:
+        return "TreeStats(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -28,10 +28,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+
+# not ``from typing import TYPE_CHECKING``: the second process imports this module, and typing
+# costs it 6 ms of start-up; type checkers read this name alike
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any
 
     from .summaries import FolderSummaries
     from .treestats import TreeStats
@@ -283,6 +287,7 @@ class Helper:
         self._process: subprocess.Popen[bytes] | None = None
         self._waiting = False
         self._greeted = False
+        self._received = bytearray()  # what it said that is not read as a line yet
 
     def start(self) -> Helper:
         import subprocess
@@ -316,9 +321,11 @@ class Helper:
         return self._process is not None
 
     def _readable(self, timeout: float) -> bool | None:
-        """Whether it has said something (or ended) within ``timeout`` seconds; None where a pipe
-        cannot be polled."""
-        assert self._process is not None
+        """Whether it has said a whole line (or ended) within ``timeout`` seconds; None where a
+        pipe cannot be polled."""
+        assert self._process is not None and self._process.stdout is not None
+        if b"\n" in self._received:
+            return True
         try:
             import select
 
@@ -329,18 +336,34 @@ class Helper:
 
     def _document(self, timeout: float | None = None) -> Any:
         """Its next line as JSON; None for anything but a whole document, or for silence over
-        ``timeout`` seconds (where a pipe can be polled; elsewhere this waits)."""
+        ``timeout`` seconds (where a pipe can be polled; elsewhere this waits).
+
+        The pipe is read here, into a buffer of this object, never through the file object's
+        own: what that one read ahead (the answer arriving with the hello) would be invisible to
+        ``select``, and an answer already there would look like one still to come."""
         assert self._process is not None and self._process.stdout is not None
-        if timeout is not None and self._readable(timeout) is False:
-            return None
+        fd = self._process.stdout.fileno()
+        while b"\n" not in self._received:
+            if timeout is not None and self._readable(timeout) is False:
+                return None
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                return None
+            if not chunk:  # it ended, before a whole line or with none
+                return None
+            self._received += chunk
+        line, _, rest = self._received.partition(b"\n")
+        self._received = rest
         try:
-            line = self._process.stdout.readline()
-            return json.loads(line) if line.endswith(b"\n") else None
-        except (OSError, ValueError, RecursionError):
+            return json.loads(line)
+        except (ValueError, RecursionError):
             return None
 
     def _hello(self) -> bool:
-        """Whether it runs and encodes file names as this process does (read once)."""
+        """Whether it runs and encodes file names as this process does (read once, before the
+        first answer: a job is handed over without waiting for it, and the process reads it
+        once it runs)."""
         from .summaries import names_encoding
 
         if self._greeted:
@@ -354,7 +377,7 @@ class Helper:
 
     def send(self, kind: str, job: Any) -> bool:
         """Hand over one job; False if it could not be (the caller does it)."""
-        if self._process is None or self._waiting or not self._hello():
+        if self._process is None or self._waiting:
             return False
         try:
             assert self._process.stdin is not None
@@ -371,11 +394,16 @@ class Helper:
         the process ended). False where a pipe cannot be polled: the caller then simply waits."""
         if self._process is None or not self._waiting:
             return True
+        if not self._greeted:
+            if self._readable(0) is not True:
+                return False
+            if not self._hello():  # it said something else: no answer will come
+                return True
         return self._readable(0) is True
 
     def answer(self) -> Any:
         """The answer to the job sent last, or None (it died, or said something else)."""
-        if self._process is None or not self._waiting:
+        if self._process is None or not self._waiting or not self._hello():
             return None
         doc = self._document()
         self._waiting = False  # only now: interrupted while it reads, close() still kills the process
@@ -411,7 +439,13 @@ def _message(doc: object) -> bytes:
 
 def _main() -> int:
     """The second process: jobs on stdin, one JSON document a line; answers the same way."""
+    import gc
+
     from .summaries import names_encoding
+
+    # what it builds (the folder summaries, the listings of a walk) holds no reference cycle and
+    # lives until it exits: collections would only walk it again and again
+    gc.disable()
 
     out = sys.stdout.buffer
     out.write(_message({"hello": names_encoding()}))

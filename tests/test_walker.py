@@ -306,3 +306,26 @@ def test_the_second_process_writes_no_byte_code_where_this_one_would_not(monkeyp
     walker.Helper().start()
     assert "-B" in seen[0] and "-B" not in seen[1]
     assert seen[0][seen[0].index("-X") + 1] == f"utf8={walker.sys.flags.utf8_mode}"
+
+
+def test_an_answer_that_arrives_with_the_hello_is_seen_as_there(tmp_path: Path, monkeypatch) -> None:
+    """The hello and the answer to the walk in one read of the pipe (the second process was
+    quick, this one busy): the answer is there, and waiting for more would measure everything
+    here alone."""
+    answer = json.dumps({"ok": walker.found_to_json(["/e"], {})})
+    script = tmp_path / "quick-python"
+    hello = json.dumps({"hello": names_encoding()})
+    # both lines in one write, then it stays until its input ends (as ours does)
+    script.write_text(f"#!/bin/sh\nread line\nprintf '%s\\n%s\\n' '{hello}' '{answer}'\nread line\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(walker.sys, "executable", str(script))
+    helper = walker.Helper().start()
+    try:
+        assert helper.send("walk", walker.walk_job(["/e"], [], set(), None))
+        deadline = time.monotonic() + 10
+        while not helper.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert helper.ready(), "the answer came with the hello, and was not seen"
+        assert walker.found_from_json(helper.answer(), ["/e"]) == {}
+    finally:
+        helper.close()

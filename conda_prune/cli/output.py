@@ -31,14 +31,38 @@ def closed_pipe() -> None:
         pass
 
 
+_FROZEN = False
+
+
+def freeze_collected() -> None:
+    """Spare the command Python's collections of what conda loaded before it: ``gc.freeze()``
+    moves what is alive now into the permanent generation, which collections skip, the last
+    one at shutdown included. Measured on a cache prune of 1,294 entries: the plan took 0.31 s
+    with the collections its allocations triggered among conda's 45,000 objects and 0.23 s
+    without; the shutdown 0.13 s with its final collection of them and 0.02 s without.
+
+    What conda loaded lives until the end anyway. What the command makes is collected as
+    before, at shutdown too: only what exists before it runs is frozen, so a file object it
+    leaves in a reference cycle is still finalized (flushed) at exit."""
+    global _FROZEN
+    if _FROZEN:
+        return
+    import gc
+
+    gc.freeze()
+    _FROZEN = True
+
+
 def quiet_on_closed_pipe(execute: Callable[[Any], int]) -> Callable[[Any], int]:
     """A subcommand that ends quietly with exit 141 (128 + SIGPIPE, see ``exceptions``) when
-    its reader goes away (``conda why-used numpy -n ENV | head -1``)."""
+    its reader goes away (``conda why-used numpy -n ENV | head -1``). It ends without the
+    collections of what is loaded already (:func:`freeze_collected`)."""
 
     @functools.wraps(execute)
     def guarded(args: Any) -> int:
         from ..exceptions import EXIT_CLOSED_PIPE
 
+        freeze_collected()
         try:
             code = execute(args)
             sys.stdout.flush()  # a broken pipe shows here, not later in Python's exit
