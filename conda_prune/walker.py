@@ -74,10 +74,12 @@ def listing(folder: str, summaries: FolderSummaries | None, env: str, rel: str,
         with os.scandir(folder) as it:
             for child in it:
                 try:
-                    if child.is_symlink():
-                        links.append([child.name, os.readlink(child.path)])
-                    elif child.is_dir(follow_symlinks=False):
+                    if child.is_file(follow_symlinks=False):  # most of them: one test, then the next
+                        continue
+                    if child.is_dir(follow_symlinks=False):
                         subdirs.append(child.name)
+                    elif child.is_symlink():
+                        links.append([child.name, os.readlink(child.path)])
                 except OSError:
                     continue
     except (OSError, ValueError):

@@ -77,3 +77,23 @@ def test_what_the_cache_prune_decides_is_the_same_either_way(inst: Installation,
     full = plan_cache_prune(inst.locations())
     assert [(d.entry.dist, d.action, d.reason) for d in skimmed.decisions] == \
         [(d.entry.dist, d.action, d.reason) for d in full.decisions]
+
+
+@pytest.mark.parametrize("value", [
+    b'"abc"', b'""', b'"a\\"b"', b'"a\\\\"', b'"\xc3\xa9"', b'"\xed\xa0\x80"', b'"\xff"', b'"a\tb"', b'"a"b"',
+    b'"x" ', b'0', b'-0', b'-12', b'012', b'1.5', b'1e3', b'[]', b'[ ]', b'[\n    "b"\n  ]', b'null', b'true',
+    b'{"source": "/p", "type": 1}', b'', b'"',
+])
+def test_a_value_read_without_the_parser_is_what_the_parser_reads(value: bytes) -> None:
+    # the plain values (a string without escapes, a whole number, []) skip the JSON parser
+    from conda_prune.records import _json_value
+
+    try:
+        expected: object = ("value", json.loads(value))
+    except ValueError as exc:
+        expected = ("refused", type(exc))
+    try:
+        got: object = ("value", _json_value(value))
+    except ValueError as exc:
+        got = ("refused", type(exc))
+    assert got == expected and type(got[1]) is type(expected[1])
