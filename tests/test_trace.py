@@ -235,7 +235,10 @@ def test_ctrl_c_during_the_trace_stops_it_and_removes_nothing(world, tmp_path) -
     before = snapshot(world["prefix"])
     marker = tmp_path / "started"
     command = f"python -c \"import pathlib, time; pathlib.Path('{marker}').touch(); time.sleep(120)\""
-    proc = prune(world, "--trace", command, REAL_RUN, tmp=tmp_path, start_new_session=True)
+    # A shell's background job starts with SIGINT ignored, and a Python started so never turns
+    # Ctrl-C into KeyboardInterrupt: give the command the default, as a terminal's foreground does.
+    proc = prune(world, "--trace", command, REAL_RUN, tmp=tmp_path, start_new_session=True,
+                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
