@@ -441,10 +441,11 @@ def plan_cache_prune(
         folders = folders_path(summaries_path) if summaries_path is not None else None
         # the walk needs only where the caches are: it is handed over first, and the second
         # process walks (once started) while this one lists the caches and reads the records
-        envs, roots, skip = walk_args(discovery, [cache_spelling(p) for p in locations.pkgs_dirs], locations)
+        spellings = [cache_spelling(p) for p in locations.pkgs_dirs]
+        envs, roots, skip = walk_args(discovery, spellings, locations)
         walking = helper is not None and helper.send(
             "walk", walk_job(envs, roots, skip, str(folders) if folders else None))
-        caches = [scan_cache(p) for p in locations.pkgs_dirs]
+        caches = [scan_cache(c) for c in spellings]
         problems: list[Problem] = [p for c in caches for p in c.problems] + discovery.problems
         # every doubt says how to pass it (--ignore-unreachable); with that flag they are set aside below
         blockers = [m.advice for m in discovery.unreachable] + discovery.doubts + locations.config_doubts

@@ -159,11 +159,12 @@ def cache_spelling(path: Path) -> PackageCache:
     return PackageCache(path=path, real=real)
 
 
-def scan_cache(path: Path, suffixes: tuple[str, ...] | None = None) -> PackageCache:
-    """List one package cache: entries, tarballs, and leftovers of an interrupted prune."""
+def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = None) -> PackageCache:
+    """List one package cache: entries, tarballs, and leftovers of an interrupted prune.
+    ``path``: the cache as configured, or its :func:`cache_spelling` (resolved once, then filled)."""
     suffixes = suffixes or tarball_suffixes()
-    cache = cache_spelling(path)
-    real = cache.real
+    cache = path if isinstance(path, PackageCache) else cache_spelling(path)
+    path, real = cache.path, cache.real
     try:
         st = os.stat(real)
     except OSError:

@@ -294,22 +294,14 @@ class Helper:
     def start(self) -> Helper:
         import subprocess
 
-        if not sys.executable or getattr(sys, "frozen", False):  # a frozen conda takes no -c
+        from .second_python import python_command
+
+        command = python_command("walker")
+        if command is None:
             return self
-        # the folder holding conda_prune, last on the path: the standard library comes first
-        root = str(Path(__file__).resolve().parents[1])
-        # it ends with os._exit once its answers are flushed and its summaries saved: freeing
-        # what it built (a folder summary a folder) is work no one waits for but close()
-        code = ("import os, sys\n"
-                "sys.path.append(sys.argv[1])\n"
-                "from conda_prune.walker import _main\n"
-                "code = _main()\n"
-                "sys.stdout.flush()\n"
-                "os._exit(code)\n")
-        flags = ["-I", "-S", "-X", f"utf8={sys.flags.utf8_mode}"] + (["-B"] if sys.dont_write_bytecode else [])
         try:
             self._process = subprocess.Popen(
-                [sys.executable, *flags, "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, close_fds=True,
             )
         except (OSError, ValueError):  # no second process here: the caller works alone

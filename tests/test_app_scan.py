@@ -531,3 +531,22 @@ def test_the_tree_reader_and_the_line_reader_agree_on_call_sites(source: str) ->
         return sorted((u.kind, u.name, u.line) for u in uses if u.how not in ("import", "from"))
 
     assert calls(read_tree(ast.parse(source), "x.py")) == calls(read_lines(source, "x.py"))
+
+
+def test_the_parse_check_runs_in_its_own_isolated_process(tmp_path, monkeypatch) -> None:
+    """The second process finds the file that does not parse, though this process could not
+    (check_items fails here), and a module of the application named like one of the standard
+    library, in the current folder and on PYTHONPATH, is not what it imports."""
+    from conda_prune.appscan import syntax, walk
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "ast.py").write_text("raise SystemExit(3)\n")  # shadows the parser if it were imported
+    (app / "broken.py").write_text("def f(:\n")
+    monkeypatch.chdir(app)
+    monkeypatch.setenv("PYTHONPATH", str(app))
+    monkeypatch.setattr(syntax, "check_items", lambda items: pytest.fail("checked in this process"))
+    check = syntax.SyntaxCheck([(str(app / "broken.py"), "broken.py", walk.PYTHON)]).start()
+    assert check._process is not None
+    (problem,) = check.finish()
+    assert problem.line == 1 and "broken.py" in str(problem)

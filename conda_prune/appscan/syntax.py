@@ -21,7 +21,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .types import ScanProblem
@@ -97,22 +96,14 @@ class SyntaxCheck:
     def start(self) -> SyntaxCheck:
         import subprocess
 
-        if not self.items or not sys.executable or getattr(sys, "frozen", False):  # a frozen conda takes no -c
+        from ..second_python import python_command
+
+        command = python_command("appscan.syntax") if self.items else None
+        if command is None:
             return self
-        root = str(Path(__file__).resolve().parents[2])  # the folder holding conda_prune
-        # -I: the current folder (the application, often) is not on the path, nor PYTHONPATH, so
-        # no file of the application shadows a module the check imports and runs in its place.
-        # The folder holding conda_prune goes first only when it is not on the path already (a
-        # checkout): an installed one is in site-packages, whose backports must not shadow the
-        # standard library.
-        code = ("import sys\n"
-                "root = sys.argv[1]\n"
-                "if root not in sys.path: sys.path.insert(0, root)\n"
-                "from conda_prune.appscan.syntax import _main\n"
-                "sys.exit(_main())\n")
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-c", code, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, close_fds=True,
             )
             atexit.register(self._stop)  # a caller that fails before finish leaves no process behind
