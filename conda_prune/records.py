@@ -315,7 +315,6 @@ _SKIMMED = frozenset({
     b"name", b"version", b"build", b"depends", b"constrains", b"link", b"extracted_package_dir", b"channel",
     b"subdir", b"fn", b"url", b"requested_specs", b"requested_spec",
 })
-_TOP_KEY = b'\n  "'  # a key of the top-level object in a record written with indent=2
 # the values most fields hold, which the JSON parser would read exactly so: a string without an
 # escape or a control character, a whole number, an empty list (each call of the parser costs
 # more than reading them here; anything else goes to it)
@@ -342,42 +341,100 @@ def skim_record(raw: bytes) -> dict | None:
     (four fifths of the bytes, and of the time a full parse takes). None unless the file has the
     layout conda (and rattler) write: a JSON object indented by two spaces, one key per line.
 
-    In that layout a top-level key, and only one, starts a line with exactly two spaces and a
-    quote: deeper keys and list items are indented further, and a newline inside a string is
-    written as ``\\n``. Each wanted value is the text up to the next such line, parsed by the
-    JSON parser. A key seen twice, a value that does not parse, or a file that does not end the
-    object: None, and the caller parses the whole file, so the verdict is the full parser's."""
+    The file is read line by line as that layout writes it, where a line's indentation says
+    how deep it is: an object's keys one level in, each on a line of its own, its closing
+    brace on a line at its own level; a list's items alike; any other value on one line (a
+    newline inside a string is written as ``\\n``). A list that holds no other list is passed
+    over in one search for its closing bracket: the first ``]`` after it opens, at the start of
+    a line of its level, with no ``[`` in between, can only close it. Each wanted top-level
+    value is parsed by the JSON parser. A key seen twice, a value that does not parse, a line
+    out of that layout, or a file that does not end the object: None, and the caller parses
+    the whole file, so the verdict is the full parser's."""
     if not raw.startswith(b'{\n  "'):
         return None
-    end = len(raw.rstrip())
-    if raw[end - 2:end] != b"\n}":
-        return None
     out: dict = {}
-    seen: set[bytes] = set()
-    at = raw.find(_TOP_KEY)
-    while at >= 0:
-        start = at + len(_TOP_KEY)
-        colon = raw.find(b'": ', start)
-        nxt = raw.find(_TOP_KEY, start)
-        stop = nxt if nxt >= 0 else end - 2
-        if colon < 0 or colon > stop:
-            return None
-        key = raw[start:colon]
-        if key in seen:
-            return None
-        seen.add(key)
-        if key in _SKIMMED:
-            value = raw[colon + 3:stop].rstrip()
-            if nxt >= 0:
-                if not value.endswith(b","):
-                    return None
-                value = value[:-1]
-            try:
-                out[key.decode("utf-8")] = _json_value(value)
-            except (ValueError, RecursionError):
-                return None
-        at = nxt
+    end = _object_end(raw, 0, 0, out)
+    if end < 0 or raw[end:].strip():
+        return None
     return out
+
+
+#: (indentation) -> the start of a line of that depth
+_LINE = [b"\n" + b" " * n for n in range(0, 64, 2)]
+
+
+def _value_end(raw: bytes, at: int, indent: int) -> int:
+    """Where the value starting at ``at`` ends (just past it), on a line indented by ``indent``;
+    -1 when it is not in the layout."""
+    two = raw[at:at + 2]
+    if two == b"{\n":
+        return _object_end(raw, at, indent, None)
+    if two == b"[\n":
+        close = raw.find(b"]", at)
+        line = _LINE[indent // 2]
+        if close > 0 and raw[close - len(line):close] == line and raw.find(b"[", at + 1, close) < 0:
+            return close + 1
+        return _list_end(raw, at, indent)
+    nl = raw.find(b"\n", at)  # any other value: the rest of its line, less the comma after it
+    if nl <= at or raw.find(b'": ', at, nl) >= 0:  # a second key on the line: not this layout
+        return -1
+    return nl - 1 if raw[nl - 1] == 0x2C else nl  # 0x2C: ","
+
+
+def _list_end(raw: bytes, at: int, indent: int) -> int:
+    """A list written one item a line (``at``: its ``[``), item by item."""
+    if indent + 2 >= 2 * len(_LINE):
+        return -1
+    item, close = _LINE[indent // 2 + 1], _LINE[indent // 2] + b"]"
+    pos = at + 1
+    while True:
+        if not raw.startswith(item, pos) or raw[pos + len(item)] == 0x20:  # deeper than an item
+            return -1
+        pos = _value_end(raw, pos + len(item), indent + 2)
+        if pos < 0:
+            return -1
+        if raw[pos] == 0x2C:
+            pos += 1
+        elif raw.startswith(close, pos):
+            return pos + len(close)
+        else:
+            return -1
+
+
+def _object_end(raw: bytes, at: int, indent: int, out: dict | None) -> int:
+    """An object written one key a line (``at``: its ``{``), key by key. ``out``: the top-level
+    object, whose wanted values are parsed into it (and whose keys may not repeat)."""
+    if indent + 2 >= 2 * len(_LINE):
+        return -1
+    key_line, close = _LINE[indent // 2 + 1] + b'"', _LINE[indent // 2] + b"}"
+    seen: set[bytes] = set()
+    pos = at + 1
+    while True:
+        if not raw.startswith(key_line, pos):
+            return -1
+        start = pos + len(key_line)
+        colon = raw.find(b'": ', start)
+        if colon < 0 or raw.find(b"\n", start, colon) >= 0:
+            return -1
+        pos = _value_end(raw, colon + 3, indent + 2)
+        if pos < 0:
+            return -1
+        if out is not None:
+            key = raw[start:colon]
+            if key in seen:
+                return -1
+            seen.add(key)
+            if key in _SKIMMED:
+                try:
+                    out[key.decode("utf-8")] = _json_value(raw[colon + 3:pos])
+                except (ValueError, RecursionError):
+                    return -1
+        if raw[pos] == 0x2C:
+            pos += 1
+        elif raw.startswith(close, pos):
+            return pos + len(close)
+        else:
+            return -1
 
 
 def _read_record(env: EnvironmentData, prefix: Path, meta: Path, fd: int, file_name: str, with_files: bool) -> None:

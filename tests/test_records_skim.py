@@ -97,3 +97,75 @@ def test_a_value_read_without_the_parser_is_what_the_parser_reads(value: bytes) 
     except ValueError as exc:
         got = ("refused", type(exc))
     assert got == expected and type(got[1]) is type(expected[1])
+
+
+FULL = {"build": "py_0", "depends": ["numpy [build=py38*]", "b >=1"], "name": "a",
+        "files": ["lib/x", "lib/[odd]", "lib/y]", "lib/[z"],
+        "paths_data": {"paths": [{"_path": "lib/x", "path_type": "hardlink", "size_in_bytes": 1},
+                                 {"_path": "lib/[odd]", "path_type": "softlink", "no_link": True}],
+                       "paths_version": 1},
+        "link": {"source": "/pkgs/a-1-py_0", "type": 2}, "url": "file:///c/a-1-py_0.conda", "version": "1",
+        "requested_specs": [], "constrains": [], "channel": "file:///c"}
+
+
+def _subset(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k.encode() in _SKIMMED}
+
+
+@pytest.mark.parametrize("raw", [
+    json.dumps(FULL, indent=2).encode(),  # brackets in names and specs: read item by item
+    json.dumps(FULL, indent=2, sort_keys=True).encode(),  # conda's order: link between files and paths_data
+    json.dumps({**FULL, "files": ["lib/x"], "depends": ["b"]}, indent=2, sort_keys=True).encode(),  # no bracket
+    json.dumps({**FULL, "paths_data": {"paths_version": 1, "paths": [{"_path": "p"}]}}, indent=2).encode(),
+    json.dumps({**FULL, "files": [], "paths_data": {}}, indent=2).encode(),
+    json.dumps({**FULL, "files": [["nested"], "x"]}, indent=2).encode(),
+])
+def test_the_layouts_conda_and_rattler_write_are_skimmed_as_parsed(raw: bytes) -> None:
+    assert skim_record(raw) == _subset(json.loads(raw))
+
+
+@pytest.mark.parametrize("raw", [
+    # valid JSON out of the layout, where a line that looks like a top-level key is not one
+    b'{\n  "files": [{"a": 1,\n  "name": "evil"}],\n  "name": "a"\n}',
+    b'{\n  "files": [{"a": 1,\n  "name": "evil"\n}],\n  "name": "a"\n}',
+    b'{\n  "files": [\n    "x"],\n  "name": "evil",\n  "y": [\n  ],\n  "name2": "a"\n}',
+    b'{\n  "files": ["x",\n  "name"],\n  "name": "a"\n}',
+    b'{\n  "paths_data": {"x": {\n  }},\n  "name": "a"\n}',
+    b'{\n  "paths_data": {\n    "x": [{"a": 1\n  }, "q"]\n  },\n  "name": "a"\n}',
+    b'{\n  "name": "a",\n  "link": {\n    "type": 1\n  }}',
+    b'{\n  "name": "a"\n}\n{\n  "name": "b"\n}',
+    b'{\n  "versi{on": "1.10",  "build": "0",\n  "name": "a"\n}',  # two keys on one line
+])
+def test_a_line_out_of_the_layout_never_yields_another_value_than_the_parser(raw: bytes) -> None:
+    try:
+        expected = _subset(json.loads(raw))
+    except ValueError:
+        expected = None
+    got = skim_record(raw)
+    assert got is None or got == expected
+
+
+def test_mutated_records_are_skimmed_as_parsed_or_left_to_the_parser() -> None:
+    """Thousands of records with brackets, quotes, newlines and keys put in or cut out at random:
+    what the skim returns for one the parser reads is what the parser reads."""
+    import random
+
+    bases = [json.dumps(FULL, indent=2).encode(), json.dumps(FULL, indent=2, sort_keys=True).encode(),
+             json.dumps(RECORD, indent=2).encode()]
+    tokens = [b"\n", b"\n  ", b"\n    ", b'"', b",", b"[", b"]", b"{", b"}", b'\n  "name": "evil"',
+              b'"name": "evil",', b" ", b"\n  ]", b"\n  }", b'\n  "link": 3,']
+    rng = random.Random(9)
+    for _ in range(4000):
+        raw = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(raw))
+            if rng.random() < 0.6:
+                raw[i:i] = rng.choice(tokens)
+            else:
+                del raw[i:i + rng.randint(1, 4)]
+        got = skim_record(bytes(raw))
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            continue  # a value the skim passes over may be broken: the record's other reads say so
+        assert got is None or got == _subset(doc), bytes(raw)
