@@ -172,28 +172,64 @@ def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = Non
     if st is None or not stat.S_ISDIR(st.st_mode):
         cache.exists = False
         return cache
-    cache.identity = (st.st_dev, st.st_ino)
+    # listed and stat-ed through one descriptor of the cache folder: each stat then resolves one
+    # name, not the whole path again (a third of the time of a path's stat, more on a network
+    # filesystem)
     try:
-        with os.scandir(real) as it:
-            listing = list(it)
+        fd = os.open(real, _DIR_FLAGS)
     except OSError as exc:
         cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it"))
         cache.read_only = f"cannot be listed ({exc.strerror})"
         return cache
-    cache.read_only = _read_only_reason(real)
+    try:
+        st = os.fstat(fd)  # the folder listed, whatever its path names by now
+        cache.identity = (st.st_dev, st.st_ino)
+        _list_into(cache, fd, str(real), suffixes)
+    finally:
+        os.close(fd)
+    return cache
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _is_package(fd: int, name: str) -> bool:
+    """Whether the folder ``name`` (in the cache open as ``fd``) holds a package's metadata."""
+    for meta in ("/info/index.json", "/info/repodata_record.json"):
+        try:
+            if stat.S_ISREG(os.stat(name + meta, dir_fd=fd).st_mode):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _list_into(cache: PackageCache, fd: int, real: str, suffixes: tuple[str, ...]) -> None:
+    path = cache.path
+    try:
+        with os.scandir(fd) as it:
+            listing = list(it)
+    except OSError as exc:
+        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it"))
+        cache.read_only = f"cannot be listed ({exc.strerror})"
+        return
+    cache.read_only = _read_only_reason(Path(real))
+    entries = cache.entries
+    sep = os.sep
     for item in sorted(listing, key=lambda e: e.name):
         name = item.name
         if name == TRASH_DIR:
+            where = Path(real + sep + name)
             if item.is_symlink() or not item.is_dir(follow_symlinks=False):
                 # what a prune moves there is deleted: never through a link to somewhere else
-                cache.problems.append(Problem(Path(item.path), (
+                cache.problems.append(Problem(where, (
                     "is not a folder (a symlink?); conda-prune deletes what it moves there, so it "
                     "removes nothing from this cache. Delete that link (not what it points to) and rerun")))
                 cache.read_only = f"holds a {TRASH_DIR} that is not a folder"
                 continue
             seen = len(cache.problems)
-            cache.leftovers = _read_trash(Path(item.path), cache.problems)
-            cache.empty_trash = not cache.leftovers and len(cache.problems) == seen and _holds_nothing(Path(item.path))
+            cache.leftovers = _read_trash(where, cache.problems)
+            cache.empty_trash = not cache.leftovers and len(cache.problems) == seen and _holds_nothing(where)
             continue
         if name.startswith("."):
             continue
@@ -204,13 +240,12 @@ def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = Non
         except OSError:
             continue
         if is_dir:
-            # strings, not Path objects: this runs for every entry of every cache
-            info = os.path.join(item.path, "info")
-            if not (os.path.isfile(os.path.join(info, "index.json"))
-                    or os.path.isfile(os.path.join(info, "repodata_record.json"))):
+            if not _is_package(fd, name):
                 continue  # not a package (cache/, notices, other tools' folders)
-            entry = cache.entries.setdefault(name, CacheEntry(cache=path, dist=name))
-            entry.folder = Path(item.path)
+            entry = entries.get(name)
+            if entry is None:
+                entry = entries[name] = CacheEntry(cache=path, dist=name)
+            entry.folder = Path(real + sep + name)
             entry.folder_is_symlink = is_link
             try:
                 st = item.stat(follow_symlinks=False)
@@ -222,8 +257,10 @@ def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = Non
             stem = strip_tarball_suffix(name, suffixes)
             if stem is None:
                 continue
-            entry = cache.entries.setdefault(stem, CacheEntry(cache=path, dist=stem))
-            entry.tarballs.append(Path(item.path))
+            entry = entries.get(stem)
+            if entry is None:
+                entry = entries[stem] = CacheEntry(cache=path, dist=stem)
+            entry.tarballs.append(Path(real + sep + name))
             try:
                 st = item.stat(follow_symlinks=False)
             except OSError:
@@ -232,7 +269,6 @@ def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = Non
             entry.tarball_owners[name] = st.st_uid
             if entry.owner_uid is None:
                 entry.owner_uid = st.st_uid
-    return cache
 
 
 def euid() -> int | None:
