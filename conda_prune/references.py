@@ -46,8 +46,17 @@ class ReferenceIndex:
         self.by_entry: dict[tuple[str, str], list[Reference]] = {}  # (cache real, dist)
         self.by_name: dict[str, list[Reference]] = {}  # dist -> refs with no usable path
         self._realdirs: dict[str, str] = {}
+        self._sources: dict[str, tuple[PackageCache, str] | None] = {}  # every record names its source twice
+        self._added: set[tuple[str, str, str, str]] = set()  # (cache real, entry, prefix, dist)
 
     def _cache_of(self, source: str) -> tuple[PackageCache, str] | None:
+        try:
+            return self._sources[source]
+        except KeyError:
+            found = self._sources[source] = self._find_cache(source)
+            return found
+
+    def _find_cache(self, source: str) -> tuple[PackageCache, str] | None:
         parent, base = os.path.split(os.path.normpath(source))
         real = self._realdirs.get(parent)
         if real is None:
@@ -66,10 +75,11 @@ class ReferenceIndex:
             if found is None:
                 continue
             cache, base = found
-            ref = Reference(prefix, dist, link_type, via)
-            refs = self.by_entry.setdefault((str(cache.real), base), [])
-            if not any(r.prefix == prefix and r.dist == dist for r in refs):
-                refs.append(ref)
+            key = (str(cache.real), base)
+            seen = (*key, str(prefix), dist)
+            if seen not in self._added:
+                self._added.add(seen)
+                self.by_entry.setdefault(key, []).append(Reference(prefix, dist, link_type, via))
             placed = True
         if not placed:
             # no path into a known cache (another tool's record, a moved cache): match by name

@@ -329,3 +329,37 @@ def test_an_answer_that_arrives_with_the_hello_is_seen_as_there(tmp_path: Path, 
         assert walker.found_from_json(helper.answer(), ["/e"]) == {}
     finally:
         helper.close()
+
+
+def test_the_kept_tree_lists_only_what_changed_and_sees_a_new_symlink_deep_down(tmp_path: Path) -> None:
+    """A second walk over unchanged folders lists none of them; a symlink into the cache made in
+    a folder three levels down, or in a folder that replaced one, is found on the next walk."""
+    from conda_prune.summaries import FolderSummaries
+
+    cache = tmp_path / "pkgs"
+    (cache / "a-1-0" / "info").mkdir(parents=True)
+    env = tmp_path / "env"
+    for rel in ("lib/x/y", "lib/z", "bin", "conda-meta"):
+        (env / rel).mkdir(parents=True)
+    path = tmp_path / "folders.json"
+    roots = [(str(cache) + os.sep, str(cache))]
+
+    def run() -> tuple[dict, FolderSummaries]:
+        kept = FolderSummaries(path, granularity_ns=0)
+        found = walker.walk([str(env)], roots, [str(cache)], kept)
+        kept.save()
+        return found, kept
+
+    assert run()[0] == {}
+    found, kept = run()
+    assert found == {} and kept.misses == 0 and kept.hits == 6  # env, lib, lib/x, lib/x/y, lib/z, bin
+    (env / "lib" / "x" / "y" / "link").symlink_to(cache / "a-1-0" / "info")
+    found, kept = run()
+    assert found == {(str(cache), "a-1-0"): str(env / "lib" / "x" / "y" / "link")} and kept.misses == 1
+    (env / "lib" / "x" / "y" / "link").unlink()
+    (env / "lib" / "z").rename(tmp_path / "old-z")
+    (env / "lib" / "z").mkdir()
+    (env / "lib" / "z" / "w").mkdir()
+    (env / "lib" / "z" / "w" / "link").symlink_to(cache / "a-1-0")
+    found, kept = run()
+    assert found == {(str(cache), "a-1-0"): str(env / "lib" / "z" / "w" / "link")}
