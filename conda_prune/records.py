@@ -388,7 +388,7 @@ def _list_end(raw: bytes, at: int, indent: int) -> int:
     item, close = _LINE[indent // 2 + 1], _LINE[indent // 2] + b"]"
     pos = at + 1
     while True:
-        if not raw.startswith(item, pos) or raw[pos + len(item)] == 0x20:  # deeper than an item
+        if not raw.startswith(item, pos) or raw[pos + len(item):pos + len(item) + 1] in (b" ", b""):  # deeper, or cut
             return -1
         pos = _value_end(raw, pos + len(item), indent + 2)
         if pos < 0:
@@ -401,32 +401,49 @@ def _list_end(raw: bytes, at: int, indent: int) -> int:
             return -1
 
 
+_KEY_LINES: dict[int, re.Pattern[bytes]] = {}
+
+
+def _key_line(indent: int) -> re.Pattern[bytes]:
+    """A key's line at ``indent``: the key (no escape in it) and the rest of the line."""
+    found = _KEY_LINES.get(indent)
+    if found is None:
+        found = _KEY_LINES[indent] = re.compile(b"\n" + b" " * indent + rb'"([^"\\\n]*)": ([^\n]*)')
+    return found
+
+
 def _object_end(raw: bytes, at: int, indent: int, out: dict | None) -> int:
     """An object written one key a line (``at``: its ``{``), key by key. ``out``: the top-level
     object, whose wanted values are parsed into it (and whose keys may not repeat)."""
     if indent + 2 >= 2 * len(_LINE):
         return -1
-    key_line, close = _LINE[indent // 2 + 1] + b'"', _LINE[indent // 2] + b"}"
+    key_line, close = _key_line(indent + 2), _LINE[indent // 2] + b"}"
     seen: set[bytes] = set()
     pos = at + 1
+    size = len(raw)
     while True:
-        if not raw.startswith(key_line, pos):
+        m = key_line.match(raw, pos)
+        if m is None:
             return -1
-        start = pos + len(key_line)
-        colon = raw.find(b'": ', start)
-        if colon < 0 or raw.find(b"\n", start, colon) >= 0:
-            return -1
-        pos = _value_end(raw, colon + 3, indent + 2)
-        if pos < 0:
-            return -1
+        rest, start = m.group(2), m.start(2)
+        if rest == b"[" or rest == b"{":  # a value over several lines
+            pos = _value_end(raw, start, indent + 2)
+            if pos < 0:
+                return -1
+        else:  # any other value: the rest of its line, less the comma after it
+            pos = m.end(2)
+            if not rest or pos >= size or b'": ' in rest:  # a second key on the line: not this layout
+                return -1
+            if rest[-1] == 0x2C:  # ","
+                pos -= 1
         if out is not None:
-            key = raw[start:colon]
+            key = m.group(1)
             if key in seen:
                 return -1
             seen.add(key)
             if key in _SKIMMED:
                 try:
-                    out[key.decode("utf-8")] = _json_value(raw[colon + 3:pos])
+                    out[key.decode("utf-8")] = _json_value(raw[start:pos])
                 except (ValueError, RecursionError):
                     return -1
         if raw[pos] == 0x2C:
