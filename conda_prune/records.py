@@ -350,10 +350,13 @@ def skim_record(raw: bytes) -> dict | None:
     value is parsed by the JSON parser. A key seen twice, a value that does not parse, a line
     out of that layout, or a file that does not end the object: None, and the caller parses
     the whole file, so the verdict is the full parser's."""
-    if not raw.startswith(b'{\n  "'):
+    if not raw.startswith(b'{\n  "') or not raw.rstrip().endswith(b"\n}"):  # cut short: the parser says so
         return None
     out: dict = {}
-    end = _object_end(raw, 0, 0, out)
+    try:
+        end = _object_end(raw, 0, 0, out)
+    except IndexError:  # a line cut where its value should go on
+        return None
     if end < 0 or raw[end:].strip():
         return None
     return out

@@ -158,14 +158,39 @@ def test_mutated_records_are_skimmed_as_parsed_or_left_to_the_parser() -> None:
     for _ in range(4000):
         raw = bytearray(rng.choice(bases))
         for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(raw))
-            if rng.random() < 0.6:
+            i = rng.randrange(len(raw) or 1)
+            op = rng.random()
+            if op < 0.55:
                 raw[i:i] = rng.choice(tokens)
-            else:
+            elif op < 0.9:
                 del raw[i:i + rng.randint(1, 4)]
+            else:
+                del raw[i:]  # cut short, as a crash during a write leaves it
         got = skim_record(bytes(raw))
         try:
             doc = json.loads(raw)
         except ValueError:
             continue  # a value the skim passes over may be broken: the record's other reads say so
         assert got is None or got == _subset(doc), bytes(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{\n  "files": [\n    ', b'{\n  "name": "a"', b'{\n  "files": [\n    "a",\n    ',
+    b'{\n  "name": "a",\n  "x": [\n    "q"\n  ]', b'{\n  "name": "a",\n  "x": [\n    "q"\n  ]\n',
+    b'{\n  "link": {\n    "type": 1\n  }',
+])
+def test_a_record_cut_short_is_left_to_the_parser(raw: bytes) -> None:
+    """What a crash during a write leaves: never an exception out of the skim."""
+    assert skim_record(raw) is None
+    for n in range(len(raw)):
+        assert skim_record(raw[:n]) is None
+
+
+def test_a_record_cut_short_in_an_environment_is_a_problem_not_a_crash(inst: Installation) -> None:
+    inst.package("a", size=1_000)
+    prefix = inst.create_env("e", ["a"])
+    record = next((prefix / "conda-meta").glob("a-*.json"))
+    raw = record.read_bytes()
+    record.write_bytes(raw[: raw.index(b'\n  "files"') + len(b'\n  "files": [\n    ')])
+    env = read_conda_meta(prefix, with_files=False)
+    assert env.unreadable == [record.name[:-5]] and "not valid JSON" in str(env.problems[0])
