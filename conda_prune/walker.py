@@ -47,8 +47,10 @@ Found = dict[tuple[str, str], str]
 
 #: fewer entries to measure than this: not worth a message each way
 MIN_SHARED = 64
-#: entries the second process is handed at a time
+#: entries the second process is handed at a time, at most; fewer as the queue runs out (a
+#: third of what is left, at least MIN_CHUNK), so that neither waits long for the other's last
 CHUNK = 32
+MIN_CHUNK = 4
 #: how long the second process may take to say it runs (a loaded machine, an interpreter read
 #: from a network filesystem)
 HELLO_SECONDS = 30.0
@@ -187,7 +189,8 @@ def measure_shared(jobs: Mapping[int, list[Path]], helper: Helper | None,
     shared = helper is not None and helper.alive and len(queue) >= MIN_SHARED
 
     def hand_over() -> list[int] | None:
-        chunk = [queue.popleft() for _ in range(min(CHUNK, len(queue)))]
+        size = min(len(queue), CHUNK, max(MIN_CHUNK, len(queue) // 3))
+        chunk = [queue.popleft() for _ in range(size)]
         if chunk and helper.send("measure", [[str(p) for p in jobs[i]] for i in chunk]):  # type: ignore[union-attr]
             return chunk
         queue.extendleft(reversed(chunk))
