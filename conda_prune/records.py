@@ -396,12 +396,9 @@ def _list_end(raw: bytes, at: int, indent: int) -> int:
         pos = _value_end(raw, pos + len(item), indent + 2)
         if pos < 0:
             return -1
-        if raw[pos] == 0x2C:
-            pos += 1
-        elif raw.startswith(close, pos):
-            return pos + len(close)
-        else:
-            return -1
+        pos, ended = _after_value(raw, pos, close)
+        if ended or pos < 0:
+            return pos
 
 
 _KEY_LINES: dict[int, re.Pattern[bytes]] = {}
@@ -449,12 +446,19 @@ def _object_end(raw: bytes, at: int, indent: int, out: dict | None) -> int:
                     out[key.decode("utf-8")] = _json_value(raw[start:pos])
                 except (ValueError, RecursionError):
                     return -1
-        if raw[pos] == 0x2C:
-            pos += 1
-        elif raw.startswith(close, pos):
-            return pos + len(close)
-        else:
-            return -1
+        pos, ended = _after_value(raw, pos, close)
+        if ended or pos < 0:
+            return pos
+
+
+def _after_value(raw: bytes, pos: int, close: bytes) -> tuple[int, bool]:
+    """After a value of a list or an object: where the next one's line starts (it is followed by
+    a comma), or, ``True`` beside it, just past the container's closing line; -1: neither."""
+    if raw[pos] == 0x2C:  # ","
+        return pos + 1, False
+    if raw.startswith(close, pos):
+        return pos + len(close), True
+    return -1, True
 
 
 def _read_record(env: EnvironmentData, prefix: Path, meta: Path, fd: int, file_name: str, with_files: bool) -> None:
