@@ -42,7 +42,7 @@ def test_the_architecture_page_lists_every_module_and_only_those() -> None:
 
 
 def test_the_plan_never_imports_removal_and_render_never_imports_cli() -> None:
-    readers = ["cache_plan.py", "caches.py", "envs.py", "records.py", "environment.py", "why.py", "roots.py",
+    readers = ["cache_plan.py", "caches.py", "envs.py", "records.py", "record_skim.py", "environment.py", "why.py", "roots.py",
                "graph.py", "history.py", "locations.py", "safeio.py", *(f"env_prune/{p.name}" for p in (PACKAGE / "env_prune").glob("*.py"))]
     for rel in readers:
         assert "conda_prune.removal" not in _imports(PACKAGE / rel), rel

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from builder import Installation
 
-from conda_prune.records import _SKIMMED, read_conda_meta, skim_record
+from conda_prune.record_skim import _SKIMMED, skim_record
+from conda_prune.records import read_conda_meta
 
 
 def _fields(records):  # type: ignore[no-untyped-def]
@@ -86,7 +87,7 @@ def test_what_the_cache_prune_decides_is_the_same_either_way(inst: Installation,
 ])
 def test_a_value_read_without_the_parser_is_what_the_parser_reads(value: bytes) -> None:
     # the plain values (a string without escapes, a whole number, []) skip the JSON parser
-    from conda_prune.records import _json_value
+    from conda_prune.record_skim import _json_value
 
     try:
         expected: object = ("value", json.loads(value))
