@@ -3,8 +3,9 @@
 The cache prune needs a dozen fields of every record of every environment; ``files`` and
 ``paths_data`` are four fifths of each file's bytes. :func:`skim_record` reads the layout
 conda and rattler write (a JSON object indented by two spaces) line by line and leaves every
-other layout to the JSON parser, so the verdict on a file is always the parser's. Hand-written
-because no JSON library reads selected keys of a document without parsing all of it.
+other layout to the JSON parser, so the verdict on a file is always the parser's. Hand-written:
+a streaming parser (ijson) still reads ``files`` and ``paths_data`` token by token, which is
+what this avoids, and it is not a dependency of conda.
 """
 
 from __future__ import annotations
