@@ -108,10 +108,10 @@ _KEY_LINES: dict[int, re.Pattern[bytes]] = {}
 
 
 def _key_line(indent: int) -> re.Pattern[bytes]:
-    """A key's line at ``indent``: the key (no escape in it) and the rest of the line."""
+    """The start of a key's line at ``indent``, up to its value: the key (no escape in it)."""
     found = _KEY_LINES.get(indent)
     if found is None:
-        found = _KEY_LINES[indent] = re.compile(b"\n" + b" " * indent + rb'"([^"\\\n]*)": ([^\n]*)')
+        found = _KEY_LINES[indent] = re.compile(b"\n" + b" " * indent + rb'"([^"\\\n]*)": ')
     return found
 
 
@@ -123,22 +123,14 @@ def _object_end(raw: bytes, at: int, indent: int, out: dict | None) -> int:
     key_line, close = _key_line(indent + 2), _LINE[indent // 2] + b"}"
     seen: set[bytes] = set()
     pos = at + 1
-    size = len(raw)
     while True:
         m = key_line.match(raw, pos)
         if m is None:
             return -1
-        rest, start = m.group(2), m.start(2)
-        if rest == b"[" or rest == b"{":  # a value over several lines
-            pos = _value_end(raw, start, indent + 2)
-            if pos < 0:
-                return -1
-        else:  # any other value: the rest of its line, less the comma after it
-            pos = m.end(2)
-            if not rest or pos >= size or b'": ' in rest:  # a second key on the line: not this layout
-                return -1
-            if rest[-1] == 0x2C:  # ","
-                pos -= 1
+        start = m.end()
+        pos = _value_end(raw, start, indent + 2)
+        if pos < 0:
+            return -1
         if out is not None:
             key = m.group(1)
             if key in seen:
