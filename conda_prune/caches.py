@@ -178,16 +178,21 @@ def scan_cache(path: Path | PackageCache, suffixes: tuple[str, ...] | None = Non
     try:
         fd = os.open(real, _DIR_FLAGS)
     except OSError as exc:
-        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it"))
-        cache.read_only = f"cannot be listed ({exc.strerror})"
+        _unlistable(cache, exc)
         return cache
     try:
         st = os.fstat(fd)  # the folder listed, whatever its path names by now
         cache.identity = (st.st_dev, st.st_ino)
-        _list_into(cache, fd, str(real), suffixes)
+        _list_into(cache, fd, suffixes)
     finally:
         os.close(fd)
     return cache
+
+
+def _unlistable(cache: PackageCache, exc: OSError) -> None:
+    cache.problems.append(Problem(cache.path, (
+        f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it")))
+    cache.read_only = f"cannot be listed ({exc.strerror})"
 
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -204,16 +209,16 @@ def _is_package(fd: int, name: str) -> bool:
     return False
 
 
-def _list_into(cache: PackageCache, fd: int, real: str, suffixes: tuple[str, ...]) -> None:
-    path = cache.path
+def _list_into(cache: PackageCache, fd: int, suffixes: tuple[str, ...]) -> None:
+    """The entries, tarballs and trash of the cache open as ``fd``."""
+    path, real = cache.path, str(cache.real)
     try:
         with os.scandir(fd) as it:
             listing = list(it)
     except OSError as exc:
-        cache.problems.append(Problem(path, f"cannot be listed ({exc.strerror}); it was skipped. Fix its permissions to prune it"))
-        cache.read_only = f"cannot be listed ({exc.strerror})"
+        _unlistable(cache, exc)
         return
-    cache.read_only = _read_only_reason(Path(real))
+    cache.read_only = _read_only_reason(cache.real)
     entries = cache.entries
     sep = os.sep
     for item in sorted(listing, key=lambda e: e.name):
